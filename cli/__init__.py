@@ -1,0 +1,1 @@
+"""The ``syops`` command line (click + rich)."""

@@ -1,0 +1,137 @@
+"""Energy models: the cost of one accumulate (AC) and one multiply-accumulate (MAC), and for device
+presets the cost of a synaptic event and of a neuron update.
+
+Presets and their sources:
+- ``45nm-fp32`` (default), ``45nm-fp16``, ``45nm-int32``, ``45nm-int8``: M. Horowitz, "Computing's
+  energy problem (and what we can do about it)", ISSCC 2014, Figure 1.1.9 (45 nm, 0.9 V): an AC is
+  one add, a MAC one multiply plus one add (fp32 0.9 + 3.7 = 4.6 pJ, fp16 0.4 + 1.1 = 1.5 pJ,
+  int32 0.1 + 3.1 = 3.2 pJ, int8 0.03 + 0.2 = 0.23 pJ).
+- ``loihi``: M. Davies et al., "Loihi: a neuromorphic manycore processor with on-chip learning",
+  IEEE Micro 38(1), 2018, Table 1: a synaptic spike operation costs 23.6 pJ plus 3.5 pJ to carry the
+  spike across a tile (27.1 pJ per synaptic event); a neuron update costs 81 pJ. Operations Loihi does
+  not perform as synaptic events or neuron updates (a dense first layer, norms) are costed with the
+  45 nm fp32 figures.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import SyopsError
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    name: str
+    e_ac_pj: float
+    e_mac_pj: float
+    e_synop_pj: float | None = None  # cost of a synaptic event; None: an AC
+    e_neuron_update_pj: float | None = None  # None: an AC (IF) or a MAC (leaky)
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def layer_energy_mj(self, acs: float, macs: float, synops: float, nu_acs: float, nu_macs: float) -> float:
+        """Energy of counts where ``acs`` includes ``synops`` and ``nu_acs`` and ``macs`` includes
+        ``nu_macs`` (neuron updates already added to the totals, or zero when they are not counted)."""
+        e_syn = self.e_ac_pj if self.e_synop_pj is None else self.e_synop_pj
+        e_nu_ac = self.e_ac_pj if self.e_neuron_update_pj is None else self.e_neuron_update_pj
+        e_nu_mac = self.e_mac_pj if self.e_neuron_update_pj is None else self.e_neuron_update_pj
+        pj = (
+            synops * e_syn
+            + (acs - synops - nu_acs) * self.e_ac_pj
+            + (macs - nu_macs) * self.e_mac_pj
+            + nu_acs * e_nu_ac
+            + nu_macs * e_nu_mac
+        )
+        return pj * 1e-9
+
+
+_HOROWITZ = "Horowitz, ISSCC 2014 (45 nm)"
+PRESETS: dict[str, EnergyModel] = {
+    m.name: m
+    for m in (
+        EnergyModel("45nm-fp32", 0.9, 4.6, source=f"{_HOROWITZ}: fp32 add 0.9 pJ, mult 3.7 pJ"),
+        EnergyModel("45nm-fp16", 0.4, 1.5, source=f"{_HOROWITZ}: fp16 add 0.4 pJ, mult 1.1 pJ"),
+        EnergyModel("45nm-int32", 0.1, 3.2, source=f"{_HOROWITZ}: int32 add 0.1 pJ, mult 3.1 pJ"),
+        EnergyModel("45nm-int8", 0.03, 0.23, source=f"{_HOROWITZ}: int8 add 0.03 pJ, mult 0.2 pJ"),
+        EnergyModel(
+            "loihi",
+            0.9,
+            4.6,
+            e_synop_pj=27.1,
+            e_neuron_update_pj=81.0,
+            source="Davies et al., IEEE Micro 2018, Table 1: synaptic op 23.6 pJ + tile hop 3.5 pJ; "
+            "neuron update 81 pJ; other ops at 45nm-fp32",
+        ),
+    )
+}
+DEFAULT_ENERGY = "45nm-fp32"
+
+_KEYS = {
+    "ac": "e_ac_pj",
+    "e_ac_pj": "e_ac_pj",
+    "mac": "e_mac_pj",
+    "e_mac_pj": "e_mac_pj",
+    "synop": "e_synop_pj",
+    "e_synop_pj": "e_synop_pj",
+    "neuron": "e_neuron_update_pj",
+    "neuron_update": "e_neuron_update_pj",
+    "e_neuron_update_pj": "e_neuron_update_pj",
+}
+
+
+def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
+    fields: dict[str, Any] = {"name": str(values.get("name", default_name)), "source": str(values.get("source", ""))}
+    for key, value in values.items():
+        if key in ("name", "source"):
+            continue
+        if key not in _KEYS:
+            raise SyopsError(f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ)")
+        try:
+            cost = float(value)
+        except (TypeError, ValueError):
+            raise SyopsError(f"energy cost {key}={value!r} is not a number (pJ)") from None
+        if not math.isfinite(cost) or cost < 0:
+            raise SyopsError(f"energy cost {key}={value!r} must be a finite, non-negative number of pJ")
+        fields[_KEYS[key]] = cost
+    if "e_ac_pj" not in fields or "e_mac_pj" not in fields:
+        raise SyopsError("a custom energy model needs both ac and mac costs (pJ), e.g. ac=0.9,mac=4.6")
+    return EnergyModel(**fields)
+
+
+def resolve_energy(spec: str | Mapping[str, Any] | EnergyModel | Path | None) -> EnergyModel:
+    """An energy model from a preset name, a mapping, a TOML file, or a string ``ac=0.9,mac=4.6``."""
+    if spec is None:
+        return PRESETS[DEFAULT_ENERGY]
+    if isinstance(spec, EnergyModel):
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_mapping(spec, "custom")
+    text = str(spec)
+    if text in PRESETS:
+        return PRESETS[text]
+    if isinstance(spec, Path) or text.endswith(".toml"):
+        path = Path(text)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise SyopsError(f"energy model file {text} does not exist") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SyopsError(f"energy model file {text} is not valid TOML: {exc}") from None
+        return _from_mapping(data.get("energy", data), path.stem)
+    if "=" in text:
+        pairs = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise SyopsError(f"cannot read energy model {text!r}; expected ac=PJ,mac=PJ")
+            pairs[key.strip()] = value.strip()
+        return _from_mapping(pairs, "custom")
+    raise SyopsError(f"unknown energy model {text!r}; presets: {', '.join(PRESETS)}, or a .toml file, or ac=PJ,mac=PJ")

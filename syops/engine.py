@@ -1,0 +1,327 @@
+"""The counting engine: attach counters to a model, run inputs through it, collect, detach.
+
+Module rules run from forward hooks; functional ops (a residual ``+``, ``F.conv2d``, ``matmul``...) are
+seen through a ``TorchFunctionMode`` and attributed to the innermost module that is running. Inside a
+counted module nothing else is counted, so no operation is counted twice. ``CountingSession`` is a
+context manager: whatever happens inside, the model leaves it exactly as it came in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+
+from . import frameworks
+from .accumulate import Counts, Evaluator, RowAccumulator
+from .errors import CountingError, SyopsError
+from .events import SpikeMode, event_stats
+from .fanout import FanoutCache
+from .inputs import Batch, model_device_dtype
+from .rules import OP_RULES, Rule, RuleContext, find_module_rule
+from .state import ModelSnapshot
+
+Kind = Literal["counted", "zero", "ignored"]
+# nn containers never hold arithmetic of their own; everything else without a rule is reported.
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+class ForwardError(SyopsError):
+    """The model's forward pass raised while profiling; the message names the layer and its input."""
+
+
+@dataclass
+class ModuleInfo:
+    name: str
+    type_name: str
+    module: nn.Module
+    rule: Rule | None
+    kind: Kind | None
+
+
+@dataclass
+class Row:
+    """A row of results: a counted module, or an op attributed to a module."""
+
+    name: str
+    type_name: str
+    info: ModuleInfo | None
+    is_op: bool
+    acc: RowAccumulator
+
+
+@dataclass
+class _Frame:
+    info: ModuleInfo
+    active: bool  # outermost counted module: its rule runs
+    args: tuple
+
+
+def _shape_of(args: Any) -> str:
+    for value in args if isinstance(args, (tuple, list)) else (args,):
+        if isinstance(value, Tensor):
+            return str(list(value.shape))
+    return "(no tensor input)"
+
+
+class _OpCounter(TorchFunctionMode):
+    """Counts functional ops called outside any counted module."""
+
+    def __init__(self, session: CountingSession) -> None:
+        super().__init__()
+        self.session = session
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        session = self.session
+        if session.suppress or not session.running:
+            return func(*args, **kwargs)
+        try:
+            rule = OP_RULES.get(func)
+        except TypeError:  # an unhashable callable
+            rule = None
+        if rule is None:
+            return func(*args, **kwargs)
+        owner = session.stack[-1].info if session.stack else session.root
+        if rule.phase == "pre":
+            session.count_op(owner, rule, func, args, kwargs, None)
+            return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        session.count_op(owner, rule, func, args, kwargs, out)
+        return out
+
+
+class CountingSession:
+    """Attach → run → collect → detach, as a context manager."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        spike_mode: SpikeMode = "integer",
+        skip_zero_weights: bool = False,
+        ignore_modules: Sequence[type] = (),
+        custom_rules: Mapping[type, Rule] | None = None,
+    ) -> None:
+        self.model = model
+        self.device, _ = model_device_dtype(model)
+        self.evaluator = Evaluator(self.device, spike_mode)
+        self.spike_mode = spike_mode
+        self.ctx = RuleContext(skip_zero_weights=skip_zero_weights, fanouts=FanoutCache())
+        self.ignore_modules = tuple(ignore_modules)
+        self.custom_rules = dict(custom_rules or {})
+        self.infos: dict[int, ModuleInfo] = {}
+        self.rows: dict[tuple[str, str], Row] = {}
+        self.stack: list[_Frame] = []
+        self.suppress = 0
+        self.running = False
+        self.root: ModuleInfo | None = None
+        self.adapters: list[ModuleType] = []
+        self._handles: list[Any] = []
+        self._snapshot: ModelSnapshot | None = None
+        self._mode: _OpCounter | None = None
+        self._fastpath: bool | None = None
+        self._raw_input_flag: Tensor | None = None
+        self.unsupported: list[str] = []
+
+    # -- attach / detach --------------------------------------------------------------------------
+    def __enter__(self) -> CountingSession:
+        self._snapshot = ModelSnapshot(self.model)
+        try:
+            self.adapters = frameworks.adapters_for(self.model)
+            self.model.eval()
+            self._classify_modules()
+            self._attach()
+            if hasattr(torch.backends, "mha"):
+                # The fused MultiheadAttention fast path runs as one op and hides the projections.
+                self._fastpath = torch.backends.mha.get_fastpath_enabled()
+                torch.backends.mha.set_fastpath_enabled(False)
+            self._mode = _OpCounter(self)
+            self._mode.__enter__()
+        except BaseException:
+            self._detach()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._detach()
+
+    def _detach(self) -> None:
+        if self._mode is not None:
+            self._mode.__exit__(None, None, None)
+            self._mode = None
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        if self._fastpath is not None:
+            torch.backends.mha.set_fastpath_enabled(self._fastpath)
+            self._fastpath = None
+        if self._snapshot is not None:
+            self._snapshot.restore()
+            self._snapshot = None
+        self.running = False
+
+    def _classify_modules(self) -> None:
+        extra = self.custom_rules or None
+        for name, module in self.model.named_modules():
+            rule = find_module_rule(module, extra)
+            if self.ignore_modules and isinstance(module, self.ignore_modules):
+                kind: Kind | None = "ignored"
+            elif rule is None:
+                kind = None
+            elif rule.zero_cost:
+                kind = "zero"
+            else:
+                kind = "counted"
+            info = ModuleInfo(name, type(module).__name__, module, rule, kind)
+            self.infos[id(module)] = info
+            if module is self.model:
+                self.root = info
+
+    def _attach(self) -> None:
+        for info in self.infos.values():
+            module = info.module
+            self._handles.append(module.register_forward_pre_hook(self._pre_hook(info), with_kwargs=True))
+            self._handles.append(module.register_forward_hook(self._post_hook(info), with_kwargs=True, prepend=True))
+
+    def _pre_hook(self, info: ModuleInfo):
+        def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
+            if not self.running:
+                return None
+            active = self.suppress == 0 and info.kind is not None
+            if info.kind is not None:
+                self.suppress += 1
+            self.stack.append(_Frame(info, active, args))
+            if active:
+                self._row_for_module(info).acc.calls += 1
+                if info.kind == "counted" and info.rule.phase == "pre":
+                    self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, None)
+            elif info.kind is None and self.suppress == 0:
+                self._note_unsupported(info)
+            return None
+
+        return hook
+
+    def _post_hook(self, info: ModuleInfo):
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+            if not self.running:
+                return None
+            frame = None
+            while self.stack:
+                top = self.stack.pop()
+                if top.info is info:
+                    frame = top
+                    break
+                if top.info.kind is not None:  # a frame left behind by an exception caught upstream
+                    self.suppress -= 1
+            if frame is None:
+                return None
+            if info.kind is not None:
+                self.suppress -= 1
+            if frame.active and info.kind == "counted" and info.rule.phase == "post":
+                self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
+            return None
+
+        return hook
+
+    def _note_unsupported(self, info: ModuleInfo) -> None:
+        if isinstance(info.module, _CONTAINERS) or info.module is self.model:
+            return
+        if info.type_name not in self.unsupported:
+            self.unsupported.append(info.type_name)
+
+    # -- counting ---------------------------------------------------------------------------------
+    def _row_for_module(self, info: ModuleInfo) -> Row:
+        key = (info.name, info.type_name)
+        row = self.rows.get(key)
+        if row is None:
+            row = Row(info.name, info.type_name, info, False, RowAccumulator(self.device))
+            self.rows[key] = row
+        return row
+
+    def _evaluate(self, info: ModuleInfo, row: Row, rule: Rule, target: Any, args, kwargs, output) -> None:
+        with torch._C.DisableTorchFunction():
+            try:
+                terms = list(rule.fn(target, args, kwargs, output, self.ctx))
+                self.evaluator.add(row.acc, terms)
+            except SyopsError:
+                raise
+            except Exception as exc:
+                where = info.name or "(model)"
+                detail = f"{type(exc).__name__}: {_first_line(exc)}"
+                raise CountingError(
+                    f"counting {row.type_name} in {where} failed on input {_shape_of(args)}: {detail}"
+                ) from exc
+
+    def count_op(self, owner: ModuleInfo, rule: Rule, func: Any, args, kwargs, out) -> None:
+        key = (owner.name, rule.name)
+        row = self.rows.get(key)
+        if row is None:
+            row = Row(owner.name, rule.name, owner, True, RowAccumulator(self.device))
+            self.rows[key] = row
+        row.acc.calls += 1
+        self._evaluate(owner, row, rule, func, args, kwargs, out)
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self, batch: Batch) -> Any:
+        """One batch through the model (T calls for the loop layout), neurons reset first."""
+        frameworks.reset_states(self.model, self.adapters)
+        self._check_model_input(batch)
+        calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
+        output = None
+        self.running = True
+        try:
+            with torch.no_grad():
+                for args, kwargs in calls:
+                    output = self.model(*args, **kwargs)
+        except SyopsError:
+            raise
+        except Exception as exc:
+            raise self._forward_error(exc) from exc
+        finally:
+            self.running = False
+            self.stack.clear()
+            self.suppress = 0
+        return output
+
+    def _forward_error(self, exc: Exception) -> ForwardError:
+        if self.stack:
+            frame = self.stack[-1]
+            where = f"{frame.info.name or '(model)'} ({frame.info.type_name})"
+            return ForwardError(
+                f"the model's forward pass failed in {where} on input shape {_shape_of(frame.args)}: "
+                f"{type(exc).__name__}: {_first_line(exc)}"
+            )
+        return ForwardError(f"the model's forward pass failed: {type(exc).__name__}: {_first_line(exc)}")
+
+    def _check_model_input(self, batch: Batch) -> None:
+        """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise."""
+        if self.spike_mode != "integer":
+            return
+        primary = next((a for a in (*batch.args, *batch.kwargs.values()) if isinstance(a, Tensor)), None)
+        if primary is None or primary.numel() == 0 or primary.dtype == torch.bool:
+            return
+        with torch._C.DisableTorchFunction():
+            is_event = event_stats(primary, "integer")[0]
+            flag = is_event & (primary.abs().amax() > 1)
+            self._raw_input_flag = flag if self._raw_input_flag is None else (self._raw_input_flag | flag)
+
+    # -- collecting -------------------------------------------------------------------------------
+    def collect(self) -> tuple[list[tuple[Row, Counts]], bool]:
+        """Every row with its host counts (one device-to-host copy), and whether the model input
+        looked like raw integer values counted as events."""
+        rows = list(self.rows.values())
+        extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
+        counts, extras = self.evaluator.read_all((r.acc for r in rows), extra)
+        raw_input = bool(extras[0]) if extras else False
+        return list(zip(rows, counts, strict=True)), raw_input
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

@@ -1,0 +1,89 @@
+"""Event detection and event-weighted sums.
+
+Everything here runs on the tensor's own device and returns 0-d tensors: nothing reads a value back to
+the host, so profiling adds no synchronisation per layer. Work is done in bounded blocks so that the
+temporaries never grow with the activation (peak memory stays close to a plain forward pass).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+SpikeMode = Literal["integer", "binary"]
+SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
+
+# Elements handled per kernel chain. Column sums of |x| are taken in float32 over at most _MAX_ROWS
+# rows, which is exact for integer events while a column sum stays below 2**24 (4096 rows of values
+# up to 4095); everything after that is summed in float64.
+_BLOCK = 1 << 18
+_MAX_ROWS = 4096
+
+
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """float64 everywhere it exists (exact integer counts up to 2**53); MPS has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _is_event_block(block: Tensor, mode: SpikeMode) -> Tensor:
+    if mode == "binary":
+        return torch.all((block == 0) | (block == 1))
+    return torch.all(block == torch.round(block))
+
+
+def _rows(x: Tensor, n: int) -> Tensor:
+    """x as a [rows, n] matrix (a view whenever x's layout allows it)."""
+    return x.reshape(-1, n)
+
+
+def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Classify ``x`` and sum its events.
+
+    Returns three 0-d tensors on ``x.device``: ``is_event`` (bool: every element is an event count under
+    ``mode``), ``events`` (Σ|x|) and ``weighted`` (Σ|x|·fanout). ``fanout`` is a number (every element
+    reaches that many synapses), a float64 tensor matching x's trailing dimensions, or None.
+    """
+    acc = accumulator_dtype(x.device)
+    fanout_map = isinstance(fanout, Tensor)
+    n = fanout.numel() if fanout_map else (x.shape[-1] if x.dim() > 0 and x.shape[-1] > 0 else 1)
+    if x.numel() == 0:
+        zero = torch.zeros((), dtype=acc, device=x.device)
+        return torch.ones((), dtype=torch.bool, device=x.device), zero, zero.clone()
+    rows = _rows(x, n)
+    flat_fanout = fanout.reshape(-1) if fanout_map else None
+
+    known_events = x.dtype == torch.bool or (not x.dtype.is_floating_point and mode == "integer")
+    is_event = torch.ones((), dtype=torch.bool, device=x.device)
+    events = torch.zeros((), dtype=acc, device=x.device)
+    weighted = torch.zeros((), dtype=acc, device=x.device)
+
+    n_rows = rows.shape[0]
+    row_step = min(n_rows, _MAX_ROWS)
+    col_step = max(1, _BLOCK // row_step)
+    for r0 in range(0, n_rows, row_step):
+        row_block = rows[r0 : r0 + row_step]
+        for c0 in range(0, n, col_step):
+            block = row_block[:, c0 : c0 + col_step]
+            if not known_events:
+                is_event = is_event & _is_event_block(block, mode)
+            if block.dtype == torch.bool:
+                block = block.to(torch.uint8)
+            col = torch.linalg.vector_norm(block, 1, dim=0, dtype=torch.float32).to(acc)
+            events = events + col.sum()
+            if flat_fanout is not None:
+                weighted = weighted + torch.dot(col, flat_fanout[c0 : c0 + col_step])
+    if fanout is not None and not fanout_map:
+        weighted = events * float(fanout)
+    return is_event, events, weighted
+
+
+def abs_sum(x: Tensor) -> Tensor:
+    """Σ|x| as a 0-d accumulator-dtype tensor, with bounded temporaries."""
+    return event_stats(x, "integer")[1]
+
+
+def is_event_tensor(x: Tensor, mode: SpikeMode = "integer") -> Tensor:
+    """0-d bool tensor: is every element of ``x`` an event count (integer, or {0, 1} in binary mode)?"""
+    return event_stats(x, mode)[0]

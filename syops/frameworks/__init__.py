@@ -1,0 +1,48 @@
+"""Adapters for spiking-neural-network frameworks, each imported only when the profiled model uses
+that framework (and so the package is installed).
+
+An adapter is a module ``syops.frameworks.<package>`` that registers the counting rules of the
+framework's layers on import and defines ``reset(model)``: put every neuron of ``model`` back to its
+resting state with the framework's own reset, called before each batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+from torch import nn
+
+# top-level package of the framework -> adapter module
+ADAPTERS: dict[str, str] = {}
+
+_loaded: dict[str, ModuleType] = {}
+
+
+def frameworks_of(model: nn.Module) -> list[str]:
+    """The registered frameworks whose classes appear in ``model``."""
+    found: list[str] = []
+    for module in model.modules():
+        for cls in type(module).__mro__:
+            package = cls.__module__.split(".")[0]
+            if package in ADAPTERS and package not in found:
+                found.append(package)
+    return found
+
+
+def adapters_for(model: nn.Module) -> list[ModuleType]:
+    """Import (once) and return the adapters ``model`` needs."""
+    adapters = []
+    for package in frameworks_of(model):
+        if package not in _loaded:
+            if importlib.util.find_spec(ADAPTERS[package]) is None:
+                continue
+            _loaded[package] = importlib.import_module(ADAPTERS[package])
+        adapters.append(_loaded[package])
+    return adapters
+
+
+def reset_states(model: nn.Module, adapters: list[ModuleType]) -> None:
+    for adapter in adapters:
+        adapter.reset(model)

@@ -1,0 +1,239 @@
+"""How samples are presented to a model: seeded random input, an input constructor, explicit tensors or
+a DataLoader; with time steps in a [T, B, ...] ("TB"), [B, T, ...] ("BT") or single-step loop layout.
+
+Every batch knows how many samples it holds, so counts can be reported per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .errors import SyopsError
+
+TimeLayout = Literal["TB", "BT", "loop"]
+TIME_LAYOUTS: tuple[str, ...] = ("TB", "BT", "loop")
+Encoding = Literal["direct", "poisson"]
+ENCODINGS: tuple[str, ...] = ("direct", "poisson")
+
+
+@dataclass
+class Batch:
+    """One call's inputs. For the loop layout, ``steps`` holds one (args, kwargs) per time step."""
+
+    args: tuple
+    kwargs: dict
+    samples: int
+    steps: list[tuple[tuple, dict]] | None = None
+    sample_shape: list[int] = field(default_factory=list)
+
+
+def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.device, tensor.dtype
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device, torch.get_default_dtype()
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def _to_model(value: Any, device: torch.device, dtype: torch.dtype) -> Any:
+    if isinstance(value, Tensor):
+        if value.is_floating_point():
+            return value.to(device=device, dtype=dtype)
+        return value.to(device=device)
+    if isinstance(value, tuple):
+        return tuple(_to_model(v, device, dtype) for v in value)
+    if isinstance(value, list):
+        return [_to_model(v, device, dtype) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _to_model(v, device, dtype) for k, v in value.items()}
+    return value
+
+
+def _first_tensor(value: Any) -> Tensor | None:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            found = _first_tensor(v)
+            if found is not None:
+                return found
+    if isinstance(value, Mapping):
+        for v in value.values():
+            found = _first_tensor(v)
+            if found is not None:
+                return found
+    return None
+
+
+def _batch_dim(layout: TimeLayout | None) -> int:
+    return 1 if layout in ("TB", "loop") else 0
+
+
+class InputPlan:
+    """Turns the user's choice of input into batches ready for the model."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        input_res: Sequence[int] | None = None,
+        inputs: Any = None,
+        input_constructor: Callable[[Any], Any] | None = None,
+        dataloader: Iterable | None = None,
+        timesteps: int | None = None,
+        time_layout: TimeLayout | None = None,
+        batch_size: int | None = None,
+        max_batches: int | None = None,
+        input_encoding: Encoding | None = None,
+        seed: int = 0,
+    ) -> None:
+        given = [x is not None for x in (input_res, inputs, input_constructor, dataloader)]
+        if input_constructor is not None and input_res is not None:
+            given[0] = False  # the constructor receives input_res (syops-counter's convention)
+        if sum(given) == 0:
+            raise SyopsError("nothing to run: give input_res, inputs, input_constructor or dataloader")
+        if sum(given) > 1:
+            raise SyopsError("give only one of input_res, inputs, input_constructor, dataloader")
+        if time_layout is not None and time_layout not in TIME_LAYOUTS:
+            raise SyopsError(f"unknown time layout {time_layout!r}; expected one of {', '.join(TIME_LAYOUTS)}")
+        if input_encoding is not None and input_encoding not in ENCODINGS:
+            raise SyopsError(f"unknown input encoding {input_encoding!r}; expected one of {', '.join(ENCODINGS)}")
+        if timesteps is not None and (not isinstance(timesteps, int) or timesteps < 1):
+            raise SyopsError(f"timesteps must be a positive integer, got {timesteps!r}")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise SyopsError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
+            raise SyopsError(f"max_batches must be a positive integer, got {max_batches!r}")
+        if time_layout is not None and timesteps is None:
+            timesteps = None if input_res is None and input_encoding is None else 1
+        if input_res is not None and not isinstance(input_res, (tuple, list, torch.Size)):
+            raise SyopsError(f"input_res must be a tuple of ints (one sample's shape), got {input_res!r}")
+        if input_res is not None and not all(isinstance(s, int) and s > 0 for s in input_res):
+            raise SyopsError(f"input_res must hold positive integers, got {tuple(input_res)!r}")
+
+        self.device, self.dtype = model_device_dtype(model)
+        self.input_res = tuple(input_res) if input_res is not None else None
+        self.inputs = inputs
+        self.input_constructor = input_constructor
+        self.dataloader = dataloader
+        self.timesteps = timesteps
+        self.time_layout = time_layout
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+        self.encoding = input_encoding
+        self.generator = torch.Generator().manual_seed(seed)
+
+    # -- public -----------------------------------------------------------------------------------
+    @property
+    def total_batches(self) -> int | None:
+        if self.dataloader is None:
+            return 1
+        try:
+            n = len(self.dataloader)  # type: ignore[arg-type]
+        except TypeError:
+            return self.max_batches
+        return min(n, self.max_batches) if self.max_batches else n
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.dataloader is not None:
+            yield from self._from_dataloader()
+        elif self.inputs is not None:
+            yield self._prepare(self.inputs, static=False)
+        elif self.input_constructor is not None:
+            built = self.input_constructor(self.input_res)
+            yield self._prepare(built, static=False)
+        else:
+            shape = (1, *self.input_res)
+            if self.encoding == "poisson":
+                frame = torch.rand(shape, generator=self.generator)  # firing probabilities
+            else:
+                frame = torch.randn(shape, generator=self.generator)
+            yield self._prepare(frame, static=True)
+
+    # -- internals --------------------------------------------------------------------------------
+    def _from_dataloader(self) -> Iterator[Batch]:
+        count = 0
+        for item in self.dataloader:  # type: ignore[union-attr]
+            if self.max_batches is not None and count >= self.max_batches:
+                break
+            if isinstance(item, (tuple, list)):
+                if not item:
+                    raise SyopsError("the DataLoader yielded an empty batch")
+                item = item[0]
+            yield self._prepare(item, static=self.encoding is not None)
+            count += 1
+        if count == 0:
+            raise SyopsError("the DataLoader is empty: no batch to profile")
+
+    def _encode(self, frame: Tensor) -> Tensor:
+        """A static [B, ...] frame as a T-step sequence in this plan's layout."""
+        t = self.timesteps or 1
+        if self.encoding == "poisson":
+            rate = frame.clamp(0, 1)
+            seq = torch.bernoulli(rate.unsqueeze(0).expand(t, *rate.shape).contiguous(), generator=self.generator)
+        else:
+            seq = frame.unsqueeze(0).expand(t, *frame.shape).contiguous()
+        return seq.transpose(0, 1).contiguous() if self.time_layout == "BT" else seq
+
+    def _prepare(self, value: Any, *, static: bool) -> Batch:
+        if isinstance(value, Mapping):
+            args: tuple = ()
+            kwargs: dict = dict(value)
+        elif isinstance(value, tuple):
+            args, kwargs = value, {}
+        else:
+            args, kwargs = (value,), {}
+        if static and self.time_layout is not None and args and isinstance(args[0], Tensor):
+            args = (self._encode(args[0].cpu() if self.encoding == "poisson" else args[0]), *args[1:])
+        args = _to_model(args, self.device, self.dtype)
+        kwargs = _to_model(kwargs, self.device, self.dtype)
+        primary = _first_tensor((args, kwargs))
+        self._check_timesteps(primary)
+        samples, sample_shape = self._samples(primary)
+        steps = None
+        if self.time_layout == "loop":
+            steps = self._loop_steps(args, kwargs)
+        return Batch(args, kwargs, samples, steps, sample_shape)
+
+    def _check_timesteps(self, primary: Tensor | None) -> None:
+        if self.time_layout is None or primary is None:
+            return
+        time_dim = 1 if self.time_layout == "BT" else 0
+        if primary.dim() <= max(time_dim, 1):
+            raise SyopsError(
+                f"time layout {self.time_layout} expects inputs with time and batch dimensions, got shape "
+                f"{list(primary.shape)}"
+            )
+        t = int(primary.shape[time_dim])
+        if self.timesteps is not None and t != self.timesteps:
+            raise SyopsError(
+                f"time layout {self.time_layout} with timesteps={self.timesteps} expects dimension {time_dim} of "
+                f"the input to be {self.timesteps}, got shape {list(primary.shape)}"
+            )
+        self.timesteps = t
+
+    def _samples(self, primary: Tensor | None) -> tuple[int, list[int]]:
+        if primary is None:
+            return (self.batch_size or 1), []
+        dim = _batch_dim(self.time_layout)
+        if primary.dim() <= dim:
+            return (self.batch_size or 1), list(primary.shape)
+        shape = list(primary.shape)
+        samples = self.batch_size or shape[dim]
+        if self.input_res is not None:
+            return samples, list(self.input_res)
+        del shape[dim]
+        return samples, shape
+
+    def _loop_steps(self, args: tuple, kwargs: dict) -> list[tuple[tuple, dict]]:
+        primary = args[0] if args and isinstance(args[0], Tensor) else None
+        if primary is None:
+            raise SyopsError("time_layout='loop' needs the first positional input to be a [T, B, ...] tensor")
+        t = primary.shape[0]
+        return [((primary[i], *args[1:]), kwargs) for i in range(t)]

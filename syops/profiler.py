@@ -1,0 +1,275 @@
+"""``syops.profile``: choose inputs, run the counting engine, build the per-sample report."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .accumulate import Counts
+from .energy import EnergyModel, resolve_energy
+from .engine import CountingSession, Row
+from .errors import SyopsError
+from .events import SPIKE_MODES, SpikeMode
+from .inputs import Encoding, InputPlan, TimeLayout
+from .report import LayerStats, Report
+from .rules import Rule
+
+RAW_INPUT_NOTE = (
+    "the model input holds integers beyond {-1, 0, 1}; syops counts them as events (right for DVS event "
+    "frames, surprising for unnormalised images). Use spike_mode='binary' (--spike-mode binary) to count "
+    "only {0, 1} as events."
+)
+
+
+def _as_rule(value: Rule | Callable) -> Rule:
+    if isinstance(value, Rule):
+        return value
+    if callable(value):
+        return Rule(value, "post")
+    raise SyopsError(f"custom rule {value!r} is neither a syops Rule nor a function")
+
+
+def profile(
+    model: nn.Module,
+    input_res: Sequence[int] | None = None,
+    *,
+    inputs: Any = None,
+    input_constructor: Callable[[Any], Any] | None = None,
+    dataloader: Iterable | None = None,
+    timesteps: int | None = None,
+    time_layout: TimeLayout | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    spike_mode: SpikeMode = "integer",
+    skip_zero_weights: bool = False,
+    count_neuron_updates: bool = True,
+    energy: str | Mapping[str, Any] | EnergyModel = "45nm-fp32",
+    ignore_modules: Sequence[type] = (),
+    custom_rules: Mapping[type, Rule | Callable] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    input_encoding: Encoding | None = None,
+) -> Report:
+    """Profile ``model`` and return a per-sample :class:`Report`.
+
+    Inputs: ``input_res`` (one sample's shape: a seeded random-normal batch of one), ``inputs`` (a
+    tensor, a tuple of positional inputs or a dict of keyword inputs), ``input_constructor(input_res)``
+    or ``dataloader`` (tensors or (input, target) pairs). ``timesteps`` / ``time_layout`` ("TB" for
+    [T, B, ...], "BT" for [B, T, ...], "loop" to call a single-step model T times) say how a sample is
+    presented; a random or ``input_encoding``-encoded static input is repeated ("direct") or rate coded
+    ("poisson") over T. The number of samples comes from the batch dimension unless ``batch_size``
+    gives it (squeezed [B·T, ...] inputs).
+
+    ``spike_mode``: "integer" (every integer-valued tensor is events) or "binary" (only {0, 1}).
+    ``custom_rules`` maps module classes to rules (``syops.rules.Rule`` or a function
+    ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
+    The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
+    """
+    if not isinstance(model, nn.Module):
+        raise SyopsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if spike_mode not in SPIKE_MODES:
+        raise SyopsError(f"unknown spike mode {spike_mode!r}; expected one of {', '.join(SPIKE_MODES)}")
+    ignore = tuple(ignore_modules)
+    if not all(isinstance(t, type) for t in ignore):
+        raise SyopsError("ignore_modules must hold module classes, e.g. [torch.nn.BatchNorm2d]")
+    energy_model = resolve_energy(energy)
+    plan = InputPlan(
+        model,
+        input_res=input_res,
+        inputs=inputs,
+        input_constructor=input_constructor,
+        dataloader=dataloader,
+        timesteps=timesteps,
+        time_layout=time_layout,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        input_encoding=input_encoding,
+        seed=seed,
+    )
+    rules = {cls: _as_rule(rule) for cls, rule in (custom_rules or {}).items()}
+    samples = 0
+    sample_shape: list[int] = []
+    session = CountingSession(
+        model, spike_mode=spike_mode, skip_zero_weights=skip_zero_weights, ignore_modules=ignore, custom_rules=rules
+    )
+    devices = [plan.device] if plan.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        with session, _progress(progress, plan.total_batches) as advance:
+            for batch in plan:
+                session.run(batch)
+                samples += batch.samples
+                sample_shape = sample_shape or batch.sample_shape
+                advance()
+            results, raw_input = session.collect()
+    notes = []
+    if raw_input:
+        notes.append(RAW_INPUT_NOTE)
+        warnings.warn(RAW_INPUT_NOTE, stacklevel=2)
+    return build_report(
+        model,
+        session,
+        results,
+        samples=samples,
+        sample_shape=sample_shape,
+        timesteps=plan.timesteps or 1,
+        energy_model=energy_model,
+        count_neuron_updates=count_neuron_updates,
+        notes=notes,
+    )
+
+
+class _NoProgress:
+    def __enter__(self):
+        return lambda: None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _progress(enabled: bool, total: int | None):
+    if not enabled:
+        return _NoProgress()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.progress = Progress(
+                TextColumn("profiling"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("batches", total=total)
+            return lambda: self.progress.advance(self.task)
+
+        def __exit__(self, *exc: Any) -> None:
+            self.progress.__exit__(*exc)
+
+    return _Bar()
+
+
+def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str, int]]:
+    """Parameters of the modules that have rows, each parameter counted once (by the outermost counted,
+    ignored or zero-cost module holding it). Returns params per row index, the ids of the parameters
+    assigned, and the first row index of every name."""
+    assigned: set[int] = set()
+    by_row: dict[int, int] = {}
+    first_row_of: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        first_row_of.setdefault(row.name, index)
+        if not row.is_op and row.info is not None and row.info.kind is not None:
+            total = 0
+            for p in row.info.module.parameters():
+                if id(p) not in assigned:
+                    assigned.add(id(p))
+                    total += p.numel()
+            by_row[index] = total
+    return by_row, assigned, first_row_of
+
+
+def build_report(
+    model: nn.Module,
+    session: CountingSession,
+    results: list[tuple[Row, Counts]],
+    *,
+    samples: int,
+    sample_shape: list[int],
+    timesteps: int,
+    energy_model: EnergyModel,
+    count_neuron_updates: bool,
+    notes: list[str],
+    model_name: str | None = None,
+) -> Report:
+    if samples <= 0:
+        raise SyopsError("no samples were profiled")
+    rows = [row for row, _ in results]
+    counts = [c for _, c in results]
+    params, assigned, first_row_of = _params_by_row(rows)
+
+    # Counted modules that never ran still own their parameters (a dead branch, an unused head).
+    for info in session.infos.values():
+        ran = (info.name, info.type_name) in session.rows
+        if info.kind is None or ran or all(id(p) in assigned for p in info.module.parameters()):
+            continue
+        rows.append(Row(info.name, info.type_name, info, False, None))  # type: ignore[arg-type]
+        counts.append(Counts())
+        index = len(rows) - 1
+        first_row_of.setdefault(info.name, index)
+        params[index] = 0
+        for p in info.module.parameters():
+            if id(p) not in assigned:
+                assigned.add(id(p))
+                params[index] += p.numel()
+    # Parameters outside every counted module belong to the module that holds them.
+    for info in session.infos.values():
+        own = [p for p in info.module.parameters(recurse=False) if id(p) not in assigned]
+        if not own:
+            continue
+        index = first_row_of.get(info.name)
+        if index is None:
+            rows.append(Row(info.name, info.type_name, info, False, None))  # type: ignore[arg-type]
+            counts.append(Counts())
+            index = len(rows) - 1
+            first_row_of[info.name] = index
+        for p in own:
+            assigned.add(id(p))
+            params[index] = params.get(index, 0) + p.numel()
+
+    layers: list[LayerStats] = []
+    for index, (row, c) in enumerate(zip(rows, counts, strict=True)):
+        is_zero_cost = (not row.is_op) and row.info is not None and row.info.kind == "zero"
+        if is_zero_cost and not params.get(index):
+            continue
+        layers.append(_layer_stats(row, c, params.get(index, 0), samples, energy_model, count_neuron_updates))
+
+    return Report(
+        model=model_name or type(model).__name__,
+        input_shape=list(sample_shape),
+        timesteps=timesteps,
+        samples=samples,
+        energy_model=energy_model,
+        layers=layers,
+        count_neuron_updates=count_neuron_updates,
+        notes=notes,
+        unsupported=list(session.unsupported),
+    )
+
+
+def _layer_stats(
+    row: Row, c: Counts, params: int, samples: int, energy_model: EnergyModel, count_neuron_updates: bool
+) -> LayerStats:
+    per = 1.0 / samples
+    nu = c.neuron_updates * per
+    nu_macs = c.neuron_update_macs * per
+    nu_acs = nu - nu_macs
+    acs = c.acs * per + (nu_acs if count_neuron_updates else 0.0)
+    macs = c.macs * per + (nu_macs if count_neuron_updates else 0.0)
+    synops = c.synops * per
+    counted_nu_acs = nu_acs if count_neuron_updates else 0.0
+    counted_nu_macs = nu_macs if count_neuron_updates else 0.0
+    return LayerStats(
+        name=row.name,
+        type=row.type_name,
+        params=int(params),
+        calls=int(c.calls),
+        dense_macs=c.dense_macs * per,
+        acs=acs,
+        macs=macs,
+        synops=synops,
+        input_event_rate=(c.in_events / c.in_event_elems) if c.in_event_elems > 0 else None,
+        neurons=c.neurons,
+        output_spike_rate=(c.spikes / c.neuron_updates) if c.neuron_updates > 0 else None,
+        energy_mj=energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs),
+        neuron_updates=nu,
+        neuron_update_macs=nu_macs,
+    )

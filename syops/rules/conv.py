@@ -1,0 +1,172 @@
+"""Convolutions, as modules and as functional calls.
+
+Dense MACs follow ptflops: a convolution costs (in-channels/groups × kernel elements) per output
+element, padding positions included; a transposed convolution costs (out-channels/groups × kernel
+elements) per input element. A bias adds one per output element. Event-driven synops use the exact,
+border-aware fan-out map of the layer (see syops.fanout).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..fanout import conv_fanout_map
+from ..terms import Synaptic
+from ._util import arg, prod, tensor_arg
+from .registry import RuleContext, module_rule, op_rule
+
+
+def _tuple(value: Any, dims: int) -> tuple:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, int):
+        return (value,) * dims
+    return tuple(value)
+
+
+def conv_term(
+    x: Tensor,
+    out: Tensor,
+    weight: Tensor,
+    has_bias: bool,
+    ctx: RuleContext,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    reversed_padding: Any = None,
+    transposed: bool = False,
+) -> Synaptic:
+    dims = weight.dim() - 2
+    kernel = prod(weight.shape[2:])
+    in_shape = tuple(x.shape[-(dims + 1) :])
+    if transposed:
+        # weight: [C_in, C_out/groups, *k]; every input element meets every tap of its group.
+        dense = x.numel() * weight.shape[1] * kernel
+        stride_t, pad_t, dil_t = _tuple(stride, dims), _tuple(padding, dims), _tuple(dilation, dims)
+        smallest = [
+            (i - 1) * s - 2 * p + d * (k - 1) + 1
+            for i, s, p, d, k in zip(in_shape[1:], stride_t, pad_t, dil_t, weight.shape[2:], strict=True)
+        ]
+        output_padding = tuple(o - m for o, m in zip(out.shape[-dims:], smallest, strict=True))
+        geometry: dict[str, Any] = {
+            "stride": stride_t,
+            "padding": pad_t,
+            "dilation": dil_t,
+            "groups": groups,
+            "transposed": True,
+            "output_padding": output_padding,
+        }
+    else:
+        # weight: [C_out, C_in/groups, *k]
+        dense = out.numel() * weight.shape[1] * kernel
+        geometry = {
+            "stride": _tuple(stride, dims),
+            "padding": _tuple(padding, dims) if not isinstance(padding, str) else padding,
+            "dilation": _tuple(dilation, dims),
+            "groups": groups,
+            "padding_mode": padding_mode,
+            "reversed_padding": tuple(reversed_padding) if reversed_padding is not None else None,
+        }
+    bias_adds = out.numel() if has_bias else 0
+    key = (
+        "conv",
+        tuple(weight.shape),
+        tuple(sorted(geometry.items())),
+        in_shape,
+        ctx.skip_zero_weights,
+        weight.device,
+        id(weight) if ctx.skip_zero_weights else None,
+    )
+
+    def make():
+        return conv_fanout_map(weight, in_shape, skip_zero_weights=ctx.skip_zero_weights, **geometry)
+
+    fanout = ctx.fanouts.get(key, make) if ctx.fanouts is not None else make()
+    return Synaptic(x, dense + bias_adds, fanout, bias_adds)
+
+
+@module_rule(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
+    x = tensor_arg(args, kwargs)
+    return [
+        conv_term(
+            x,
+            out,
+            m.weight,
+            m.bias is not None,
+            ctx,
+            stride=m.stride,
+            padding=m.padding,
+            dilation=m.dilation,
+            groups=m.groups,
+            padding_mode=m.padding_mode,
+            reversed_padding=m._reversed_padding_repeated_twice,
+        )
+    ]
+
+
+@module_rule(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, args, kwargs, out, ctx):
+    x = tensor_arg(args, kwargs)
+    return [
+        conv_term(
+            x,
+            out,
+            m.weight,
+            m.bias is not None,
+            ctx,
+            stride=m.stride,
+            padding=m.padding,
+            dilation=m.dilation,
+            groups=m.groups,
+            transposed=True,
+        )
+    ]
+
+
+def conv_op(func, args, kwargs, out, ctx):
+    x = tensor_arg(args, kwargs)
+    weight = tensor_arg(args, kwargs, 1, "weight")
+    return [
+        conv_term(
+            x,
+            out,
+            weight,
+            arg(args, kwargs, 2, "bias") is not None,
+            ctx,
+            stride=arg(args, kwargs, 3, "stride", 1),
+            padding=arg(args, kwargs, 4, "padding", 0),
+            dilation=arg(args, kwargs, 5, "dilation", 1),
+            groups=arg(args, kwargs, 6, "groups", 1),
+        )
+    ]
+
+
+def conv_transpose_op(func, args, kwargs, out, ctx):
+    x = tensor_arg(args, kwargs)
+    weight = tensor_arg(args, kwargs, 1, "weight")
+    return [
+        conv_term(
+            x,
+            out,
+            weight,
+            arg(args, kwargs, 2, "bias") is not None,
+            ctx,
+            stride=arg(args, kwargs, 3, "stride", 1),
+            padding=arg(args, kwargs, 4, "padding", 0),
+            groups=arg(args, kwargs, 6, "groups", 1),
+            dilation=arg(args, kwargs, 7, "dilation", 1),
+            transposed=True,
+        )
+    ]
+
+
+for _d in (1, 2, 3):
+    op_rule(getattr(F, f"conv{_d}d"), name=f"conv{_d}d")(conv_op)
+    op_rule(getattr(F, f"conv_transpose{_d}d"), name=f"conv_transpose{_d}d")(conv_transpose_op)

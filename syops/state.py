@@ -1,0 +1,88 @@
+"""Snapshot and restore of a model, so it comes back from profiling exactly as it went in.
+
+Per module: the attribute dictionary (training flag, anything a forward pass sets or replaces), the
+contents of its parameter / buffer / submodule / spiking-memory dictionaries, and the values of its
+buffers and tensor-valued state (a neuron's membrane potential), which a forward may change in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+# Mapping attributes whose *contents* a forward pass may change (spikingjelly keeps neuron state in
+# ``_memories``; snnTorch and sinabs in buffers or plain attributes).
+_MAPPINGS = ("_parameters", "_buffers", "_modules", "_memories", "_memories_rv", "_non_persistent_buffers_set")
+
+
+@dataclass
+class _ModuleSnapshot:
+    attributes: dict
+    mappings: dict[str, object] = field(default_factory=dict)
+    tensors: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+
+
+def _state_tensors(module: nn.Module) -> list[Tensor]:
+    found: list[Tensor] = []
+    seen: set[int] = set()
+
+    def visit(value: object) -> None:
+        if isinstance(value, Tensor) and not isinstance(value, nn.Parameter) and id(value) not in seen:
+            seen.add(id(value))
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Tensor):
+                    visit(item)
+
+    for value in module._buffers.values():
+        visit(value)
+    for value in getattr(module, "_memories", {}).values():
+        visit(value)
+    for name, value in module.__dict__.items():
+        if name not in _MAPPINGS:
+            visit(value)
+    return found
+
+
+class ModelSnapshot:
+    """Everything needed to put ``model`` back the way it was."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._snaps: list[tuple[nn.Module, _ModuleSnapshot]] = []
+        with torch.no_grad():
+            for module in model.modules():
+                snap = _ModuleSnapshot(attributes=dict(module.__dict__))
+                for name in _MAPPINGS:
+                    value = module.__dict__.get(name)
+                    if isinstance(value, dict):
+                        snap.mappings[name] = dict(value)
+                    elif isinstance(value, set):
+                        snap.mappings[name] = set(value)
+                snap.tensors = [(t, t.detach().clone()) for t in _state_tensors(module)]
+                self._snaps.append((module, snap))
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for module, snap in self._snaps:
+                current = module.__dict__
+                for name in [k for k in current if k not in snap.attributes]:
+                    del current[name]
+                for name, value in snap.attributes.items():
+                    if current.get(name, _MISSING) is not value:
+                        current[name] = value
+                for name, contents in snap.mappings.items():
+                    target = current[name]
+                    target.clear()
+                    target.update(contents)
+                for tensor, saved in snap.tensors:
+                    if tensor.shape == saved.shape and tensor.dtype == saved.dtype:
+                        # An inference-mode tensor refuses copy_; it cannot have been changed either.
+                        with contextlib.suppress(RuntimeError):
+                            tensor.copy_(saved)
+
+
+_MISSING = object()
