@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .events import SpikeMode, abs_sum, accumulator_dtype, event_stats
+from .events import SpikeMode, abs_column_sums, accumulator_dtype, event_stats
 from .terms import Elementwise, Fixed, Neuron, Product, Synaptic, Term
 
 
@@ -33,6 +33,7 @@ class Counts:
     neuron_update_macs: float = 0.0
     spikes: float = 0.0
     neurons: int | None = None
+    spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
 
 
 @dataclass
@@ -49,7 +50,7 @@ class _NeuronSlot:
     updates: int
     leaky: bool
     calls: int = 0
-    spikes: Tensor | None = None
+    spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
 
 
 @dataclass
@@ -160,12 +161,12 @@ class Evaluator:
         slot = row.neuron_slots.get(key)
         if slot is None:
             slot = _NeuronSlot(
-                t.neurons, t.updates, t.leaky, spikes=torch.zeros((), dtype=self.dtype, device=self.device)
+                t.neurons, t.updates, t.leaky, spike_map=torch.zeros(t.neurons, dtype=self.dtype, device=self.device)
             )
             row.neuron_slots[key] = slot
         slot.calls += 1
         out = t.output if t.output.device == self.device else t.output.to(self.device)
-        slot.spikes += abs_sum(out)
+        slot.spike_map += abs_column_sums(out, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------
     def read_all(self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None) -> tuple[list[Counts], list]:
@@ -176,7 +177,7 @@ class Evaluator:
             for slot in row.slots.values():
                 device_values.append(slot.acc)
             for nslot in row.neuron_slots.values():
-                device_values.append(torch.stack((nslot.spikes, self._zero, self._zero, self._zero)))
+                device_values.append(torch.stack((nslot.spike_map.sum(), self._zero, self._zero, self._zero)))
         for value in extra or []:
             v = value.to(self.dtype).reshape(())
             device_values.append(torch.stack((v, self._zero, self._zero, self._zero)))
@@ -205,6 +206,8 @@ class Evaluator:
                 c.neuron_update_macs += updates if nslot.leaky else 0
                 c.spikes += spikes
                 c.neurons = max(c.neurons or 0, nslot.neurons)
+                if c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel():
+                    c.spike_map = nslot.spike_map
             out.append(c)
         extras = [next(it)[0] for _ in extra or []]
         return out, extras

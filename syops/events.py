@@ -79,6 +79,25 @@ def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None
     return is_event, events, weighted
 
 
+def abs_column_sums(x: Tensor, n: int) -> Tensor:
+    """Σ over rows of |x| viewed as [rows, n]: per-position event counts (e.g. spikes per neuron),
+    float64 (float32 on MPS), with bounded temporaries."""
+    acc = accumulator_dtype(x.device)
+    rows = _rows(x, n)
+    out = torch.zeros(n, dtype=acc, device=x.device)
+    n_rows = rows.shape[0]
+    row_step = min(max(n_rows, 1), _MAX_ROWS)
+    col_step = max(1, _BLOCK // row_step)
+    for r0 in range(0, n_rows, row_step):
+        row_block = rows[r0 : r0 + row_step]
+        for c0 in range(0, n, col_step):
+            block = row_block[:, c0 : c0 + col_step]
+            if block.dtype == torch.bool:
+                block = block.to(torch.uint8)
+            out[c0 : c0 + col_step] += torch.linalg.vector_norm(block, 1, dim=0, dtype=torch.float32).to(acc)
+    return out
+
+
 def abs_sum(x: Tensor) -> Tensor:
     """Σ|x| as a 0-d accumulator-dtype tensor, with bounded temporaries."""
     return event_stats(x, "integer")[1]

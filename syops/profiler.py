@@ -272,4 +272,6 @@ def _layer_stats(
         energy_mj=energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs),
         neuron_updates=nu,
         neuron_update_macs=nu_macs,
+        # spikes per neuron per sample per time step (updates per neuron = samples × T)
+        firing_rate_map=(c.spike_map / (c.neuron_updates / c.neurons)) if c.spike_map is not None else None,
     )

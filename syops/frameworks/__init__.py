@@ -46,3 +46,17 @@ def adapters_for(model: nn.Module) -> list[ModuleType]:
 def reset_states(model: nn.Module, adapters: list[ModuleType]) -> None:
     for adapter in adapters:
         adapter.reset(model)
+
+
+def module_rule_for(module: nn.Module):
+    """The counting rule of ``module``, with the adapter of its framework loaded first."""
+    from ..rules import find_module_rule
+
+    adapters_for(module)
+    return find_module_rule(module)
+
+
+def is_neuron(module: nn.Module) -> bool:
+    """Is ``module`` a spiking-neuron layer of a supported framework?"""
+    rule = module_rule_for(module)
+    return rule is not None and rule.family == "neuron"

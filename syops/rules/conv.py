@@ -91,7 +91,7 @@ def conv_term(
     return Synaptic(x, dense + bias_adds, fanout, bias_adds)
 
 
-@module_rule(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+@module_rule(nn.Conv1d, nn.Conv2d, nn.Conv3d, family="synaptic")
 def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
     x = tensor_arg(args, kwargs)
     return [
@@ -111,7 +111,7 @@ def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
     ]
 
 
-@module_rule(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+@module_rule(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, family="synaptic")
 def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, args, kwargs, out, ctx):
     x = tensor_arg(args, kwargs)
     return [

@@ -35,7 +35,7 @@ def linear_term(x: Tensor, out: Tensor, weight: Tensor, has_bias: bool, ctx: Rul
     return Synaptic(x, dense + bias_adds, fanout, bias_adds)
 
 
-@module_rule(nn.Linear)
+@module_rule(nn.Linear, family="synaptic")
 def linear_module(m: nn.Linear, args, kwargs, out, ctx):
     return [linear_term(tensor_arg(args, kwargs), out, m.weight, m.bias is not None, ctx)]
 
@@ -60,7 +60,7 @@ def bilinear_term(x1: Tensor, x2: Tensor, out: Tensor, weight: Tensor, has_bias:
     return Product(x1, x2, dense, None, None, _bilinear_pairs(weight.shape[0]), bias_adds)
 
 
-@module_rule(nn.Bilinear)
+@module_rule(nn.Bilinear, family="synaptic")
 def bilinear_module(m: nn.Bilinear, args, kwargs, out, ctx):
     x1 = tensor_arg(args, kwargs, 0, "input1")
     x2 = tensor_arg(args, kwargs, 1, "input2")

@@ -37,6 +37,7 @@ class Rule:
     fn: RuleFn | None
     phase: Phase = "post"
     name: str = ""
+    family: str = ""  # what the rule counts: "synaptic", "neuron", ... (analysis APIs select on it)
 
     @property
     def zero_cost(self) -> bool:
@@ -47,12 +48,12 @@ MODULE_RULES: dict[type, Rule] = {}
 OP_RULES: dict[Any, Rule] = {}
 
 
-def module_rule(*types: type, phase: Phase = "post") -> Callable[[RuleFn], RuleFn]:
+def module_rule(*types: type, phase: Phase = "post", family: str = "") -> Callable[[RuleFn], RuleFn]:
     """Register ``fn`` as the rule for modules of ``types`` (and their subclasses)."""
 
     def register(fn: RuleFn) -> RuleFn:
         for t in types:
-            MODULE_RULES[t] = Rule(fn, phase)
+            MODULE_RULES[t] = Rule(fn, phase, family=family)
         return fn
 
     return register
