@@ -7,6 +7,7 @@ temporaries never grow with the activation (peak memory stays close to a plain f
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -38,6 +39,25 @@ def _rows(x: Tensor, n: int) -> Tensor:
     return x.reshape(-1, n)
 
 
+def _blocks(rows: Tensor):
+    """(column offset, block) views of a [rows, n] matrix, at most _MAX_ROWS × _BLOCK/rows each."""
+    n_rows, n = rows.shape
+    row_step = min(max(n_rows, 1), _MAX_ROWS)
+    col_step = max(1, _BLOCK // row_step)
+    for r0 in range(0, n_rows, row_step):
+        row_block = rows[r0 : r0 + row_step]
+        for c0 in range(0, n, col_step):
+            yield c0, row_block[:, c0 : c0 + col_step]
+
+
+def _abs_colsum(block: Tensor, acc: torch.dtype) -> Tensor:
+    """Σ_rows |block| per column; exact for integer events (see _MAX_ROWS)."""
+    if not block.is_floating_point():
+        block = block.to(torch.float32)
+    reduce_dtype = torch.float64 if block.dtype == torch.float64 else torch.float32
+    return torch.linalg.vector_norm(block, 1, dim=0, dtype=reduce_dtype).to(acc)
+
+
 def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Classify ``x`` and sum its events.
 
@@ -47,33 +67,22 @@ def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None
     """
     acc = accumulator_dtype(x.device)
     fanout_map = isinstance(fanout, Tensor)
-    n = fanout.numel() if fanout_map else (x.shape[-1] if x.dim() > 0 and x.shape[-1] > 0 else 1)
-    if x.numel() == 0:
-        zero = torch.zeros((), dtype=acc, device=x.device)
-        return torch.ones((), dtype=torch.bool, device=x.device), zero, zero.clone()
-    rows = _rows(x, n)
-    flat_fanout = fanout.reshape(-1) if fanout_map else None
-
-    known_events = x.dtype == torch.bool or (not x.dtype.is_floating_point and mode == "integer")
+    # Without a fan-out map any [rows, n] view will do: pick one with few, long rows.
+    n = fanout.numel() if fanout_map else x.numel() // math.gcd(x.numel(), _MAX_ROWS)
     is_event = torch.ones((), dtype=torch.bool, device=x.device)
     events = torch.zeros((), dtype=acc, device=x.device)
     weighted = torch.zeros((), dtype=acc, device=x.device)
-
-    n_rows = rows.shape[0]
-    row_step = min(n_rows, _MAX_ROWS)
-    col_step = max(1, _BLOCK // row_step)
-    for r0 in range(0, n_rows, row_step):
-        row_block = rows[r0 : r0 + row_step]
-        for c0 in range(0, n, col_step):
-            block = row_block[:, c0 : c0 + col_step]
-            if not known_events:
-                is_event = is_event & _is_event_block(block, mode)
-            if block.dtype == torch.bool:
-                block = block.to(torch.uint8)
-            col = torch.linalg.vector_norm(block, 1, dim=0, dtype=torch.float32).to(acc)
-            events = events + col.sum()
-            if flat_fanout is not None:
-                weighted = weighted + torch.dot(col, flat_fanout[c0 : c0 + col_step])
+    if x.numel() == 0:
+        return is_event, events, weighted
+    flat_fanout = fanout.reshape(-1) if fanout_map else None
+    known_events = x.dtype == torch.bool or (not x.dtype.is_floating_point and mode == "integer")
+    for c0, block in _blocks(_rows(x, n)):
+        if not known_events:
+            is_event = is_event & _is_event_block(block, mode)
+        col = _abs_colsum(block, acc)
+        events = events + col.sum()
+        if flat_fanout is not None:
+            weighted = weighted + torch.dot(col, flat_fanout[c0 : c0 + col.numel()])
     if fanout is not None and not fanout_map:
         weighted = events * float(fanout)
     return is_event, events, weighted
@@ -83,18 +92,9 @@ def abs_column_sums(x: Tensor, n: int) -> Tensor:
     """Σ over rows of |x| viewed as [rows, n]: per-position event counts (e.g. spikes per neuron),
     float64 (float32 on MPS), with bounded temporaries."""
     acc = accumulator_dtype(x.device)
-    rows = _rows(x, n)
     out = torch.zeros(n, dtype=acc, device=x.device)
-    n_rows = rows.shape[0]
-    row_step = min(max(n_rows, 1), _MAX_ROWS)
-    col_step = max(1, _BLOCK // row_step)
-    for r0 in range(0, n_rows, row_step):
-        row_block = rows[r0 : r0 + row_step]
-        for c0 in range(0, n, col_step):
-            block = row_block[:, c0 : c0 + col_step]
-            if block.dtype == torch.bool:
-                block = block.to(torch.uint8)
-            out[c0 : c0 + col_step] += torch.linalg.vector_norm(block, 1, dim=0, dtype=torch.float32).to(acc)
+    for c0, block in _blocks(_rows(x, n)):
+        out[c0 : c0 + block.shape[1]] += _abs_colsum(block, acc)
     return out
 
 
