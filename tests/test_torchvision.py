@@ -1,0 +1,75 @@
+"""torchvision models against ptflops (computed here) and the design's figures for ResNet-18.
+
+Where syops and ptflops (count_functional=False) differ, the difference is exactly what
+docs/ptflops-comparison.md explains: activation classes ptflops does not hook (SiLU, Hardswish...),
+subclasses it does not match (LayerNorm2d), and functional ops outside modules, which syops counts
+(residual additions...) and ptflops' module mode ignores.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from ptflops import get_model_complexity_info as ptflops_info
+from ptflops.pytorch_ops import MODULES_MAPPING
+
+import syops
+
+PTFLOPS_TYPES = {t.__name__ for t in MODULES_MAPPING}
+
+
+def _ptflops(model, res):
+    return ptflops_info(
+        model,
+        res,
+        as_strings=False,
+        print_per_layer_stat=False,
+        backend="pytorch",
+        backend_specific_config={"count_functional": False},
+    )
+
+
+@pytest.fixture(scope="module")
+def resnet18_report():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    return model, syops.profile(model, (3, 224, 224))
+
+
+def test_resnet18_figures(resnet18_report):
+    model, report = resnet18_report
+    expected_macs, expected_params = _ptflops(model, (3, 224, 224))
+    modules = sum(r.dense_macs for r in report.layers if r.type != "add")
+    adds = [r for r in report.layers if r.type == "add"]
+    assert expected_macs == 1_822_177_768 and expected_params == 11_689_512  # ptflops, computed here
+    assert modules == 1_822_177_768
+    assert report.totals["params"] == 11_689_512
+    assert len(adds) == 8 and sum(r.dense_macs for r in adds) == 752_640
+    assert [r.name for r in adds] == [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)]
+    # a dense network: everything is MACs, energy is MACs at 4.6 pJ
+    assert report.totals["acs"] == 0 and report.totals["macs"] == report.totals["dense_macs"]
+    assert report.totals["energy_mj"] == pytest.approx((1_822_177_768 + 752_640) * 4.6e-9)
+
+
+@pytest.mark.parametrize(
+    ("arch", "res"),
+    [
+        ("mobilenet_v2", (3, 224, 224)),
+        ("efficientnet_b0", (3, 224, 224)),
+        ("mobilenet_v3_small", (3, 224, 224)),
+        ("densenet121", (3, 128, 128)),
+        ("squeezenet1_0", (3, 224, 224)),
+    ],
+)
+def test_torchvision_models_against_ptflops(arch, res):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, arch)(weights=None)
+    expected_macs, expected_params = _ptflops(model, res)
+    report = syops.profile(model, res)
+    assert report.totals["params"] == expected_params
+    modules = [r for r in report.layers if not r.type.islower()]
+    known = sum(r.dense_macs for r in modules if r.type in PTFLOPS_TYPES)
+    assert known == expected_macs
+    unknown = {r.type for r in modules if r.type not in PTFLOPS_TYPES and r.dense_macs}
+    assert unknown <= {"SiLU", "Sigmoid", "Hardswish", "Hardsigmoid"}
