@@ -73,3 +73,19 @@ def test_torchvision_models_against_ptflops(arch, res):
     assert known == expected_macs
     unknown = {r.type for r in modules if r.type not in PTFLOPS_TYPES and r.dense_macs}
     assert unknown <= {"SiLU", "Sigmoid", "Hardswish", "Hardsigmoid"}
+
+
+def test_ptflops_functional_mode_double_counts_what_syops_counts_once(resnet18_report):
+    """docs/ptflops-comparison.md, point 2: ptflops' functional mode adds the ReLU and pooling modules a
+    second time and still misses the in-place residual additions."""
+    model, report = resnet18_report
+    functional, _ = ptflops_info(
+        model,
+        (3, 224, 224),
+        as_strings=False,
+        print_per_layer_stat=False,
+        backend="pytorch",
+        backend_specific_config={"count_functional": True},
+    )
+    again = sum(r.dense_macs for r in report.layers if r.type in ("ReLU", "MaxPool2d", "AdaptiveAvgPool2d"))
+    assert functional - 1_822_177_768 == again == 3_136_000
