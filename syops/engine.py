@@ -235,6 +235,9 @@ class CountingSession:
         if info.type_name not in self.unsupported:
             self.unsupported.append(info.type_name)
 
+    def info_named(self, name: str) -> ModuleInfo | None:
+        return next((info for info in self.infos.values() if info.name == name), None)
+
     # -- counting ---------------------------------------------------------------------------------
     def _row_for_module(self, info: ModuleInfo) -> Row:
         key = (info.name, info.type_name)

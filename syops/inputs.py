@@ -128,6 +128,7 @@ class InputPlan:
         self.max_batches = max_batches
         self.encoding = input_encoding
         self.generator = torch.Generator().manual_seed(seed)
+        self.allow_empty = False  # a distributed rank's shard may be empty
 
     # -- public -----------------------------------------------------------------------------------
     @property
@@ -168,7 +169,7 @@ class InputPlan:
                 item = item[0]
             yield self._prepare(item, static=self.encoding is not None)
             count += 1
-        if count == 0:
+        if count == 0 and not self.allow_empty:
             raise SyopsError("the DataLoader is empty: no batch to profile")
 
     def _encode(self, frame: Tensor) -> Tensor:

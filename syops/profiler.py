@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
@@ -97,16 +98,26 @@ def profile(
     session = CountingSession(
         model, spike_mode=spike_mode, skip_zero_weights=skip_zero_weights, ignore_modules=ignore, custom_rules=rules
     )
+    group = distributed.active_group(plan.device) if dataloader is not None else None
+    if group is not None:
+        plan.dataloader = distributed.shard(dataloader, group)
+        plan.allow_empty = True  # a rank may get no sample; the all-reduce below checks the total
     devices = [plan.device] if plan.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        with session, _progress(progress, plan.total_batches) as advance:
-            for batch in plan:
-                session.run(batch)
-                samples += batch.samples
-                sample_shape = sample_shape or batch.sample_shape
-                advance()
-            results, raw_input = session.collect()
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            with session, _progress(progress and (group is None or group.rank == 0), plan.total_batches) as advance:
+                for batch in plan:
+                    session.run(batch)
+                    samples += batch.samples
+                    sample_shape = sample_shape or batch.sample_shape
+                    advance()
+                results, raw_input = session.collect()
+        if group is not None:
+            results, samples, raw_input = _all_reduce(group, session, results, samples, raw_input)
+    finally:
+        if group is not None:
+            group.close()
     notes = []
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
@@ -122,6 +133,24 @@ def profile(
         count_neuron_updates=count_neuron_updates,
         notes=notes,
     )
+
+
+def _all_reduce(group, session: CountingSession, results, samples: int, raw_input: bool):
+    """Every rank's rows summed (rows matched by name, type and kind); rows that ran only elsewhere
+    are rebuilt from this rank's copy of the model."""
+    keyed = {(row.name, row.type_name, row.is_op): counts for row, counts in results}
+    rows = {(row.name, row.type_name, row.is_op): row for row, _ in results}
+    merged, samples, (raw_input,) = distributed.all_reduce_results(group, keyed, samples, [raw_input])
+    if samples == 0:
+        raise SyopsError("the DataLoader is empty: no batch to profile")
+    out = []
+    for key, counts in merged.items():
+        row = rows.get(key)
+        if row is None:
+            name, type_name, is_op = key
+            row = Row(name, type_name, session.info_named(name), is_op, None)  # type: ignore[arg-type]
+        out.append((row, counts))
+    return out, samples, raw_input
 
 
 class _NoProgress:
@@ -197,8 +226,9 @@ def build_report(
     params, assigned, first_row_of = _params_by_row(rows)
 
     # Counted modules that never ran still own their parameters (a dead branch, an unused head).
+    has_row = {(row.name, row.type_name) for row in rows if not row.is_op}
     for info in session.infos.values():
-        ran = (info.name, info.type_name) in session.rows
+        ran = (info.name, info.type_name) in has_row
         if info.kind is None or ran or all(id(p) in assigned for p in info.module.parameters()):
             continue
         rows.append(Row(info.name, info.type_name, info, False, None))  # type: ignore[arg-type]
