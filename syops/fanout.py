@@ -5,11 +5,16 @@ ones (or by the non-zero mask of the weights), against an all-ones output: a tra
 of ones for zero padding, and the right answer for every other padding mode, stride, dilation, group
 count and output padding too, because autograd routes each padded copy back to its source element.
 Border pixels of a padded, strided convolution therefore get fewer connections than central ones.
-Maps are computed once per (layer geometry, input shape) and cached.
+
+With zero padding and every weight counted, the map factorises: (output channels per group) × the
+product over spatial dimensions of how many (output, tap) pairs reach each position. That closed form
+is what syops uses there (it costs nothing next to a convolution), cached across profiling runs; the
+vector-Jacobian product covers the rest (reflect / replicate / circular padding, non-zero weight masks).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +42,62 @@ def _weight_mask(weight: Tensor, skip_zero_weights: bool) -> Tensor:
     return torch.ones(weight.shape, dtype=torch.float64, device=weight.device)
 
 
+def _axis_counts(
+    length: int, out_length: int, kernel: int, stride: int, dilation: int, pad_left: int, transposed: bool
+) -> Tensor:
+    """For each input position along one axis, the number of (output position, tap) pairs it meets."""
+    i = torch.arange(length, dtype=torch.int64)[:, None]
+    k = torch.arange(kernel, dtype=torch.int64)[None, :]
+    if transposed:  # input i, tap k -> output i·s - p + k·d
+        o = i * stride - pad_left + k * dilation
+        valid = (o >= 0) & (o < out_length)
+    else:  # output o, tap k reads input o·s - p + k·d
+        num = i + pad_left - k * dilation
+        valid = (num >= 0) & (num % stride == 0) & (num // stride < out_length)
+    return valid.sum(1).to(torch.float64)
+
+
+def _per_dim(value: Any, dims: int) -> tuple[int, ...]:
+    return (value,) * dims if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+@functools.lru_cache(maxsize=512)
+def _separable_map(
+    in_shape: tuple[int, ...],
+    kernel: tuple[int, ...],
+    channels_reached: int,
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: Any,
+    transposed: bool,
+    output_padding: tuple[int, ...],
+    device: torch.device,
+) -> Tensor:
+    dims = len(kernel)
+    spatial = in_shape[1:]
+    axis_maps = []
+    for axis in range(dims):
+        length, k, s, d = spatial[axis], kernel[axis], stride[axis], dilation[axis]
+        if padding == "valid":
+            pad_left = 0
+        elif padding == "same":  # torch pads d·(k-1) in total, the smaller half first
+            pad_left = d * (k - 1) // 2
+        else:
+            pad_left = padding[axis]
+        if transposed:
+            out_length = (length - 1) * s - 2 * pad_left + d * (k - 1) + 1 + output_padding[axis]
+        elif padding == "same":
+            out_length = length
+        else:
+            out_length = (length + 2 * pad_left - d * (k - 1) - 1) // s + 1
+        axis_maps.append(_axis_counts(length, out_length, k, s, d, pad_left, transposed))
+    spatial_map = axis_maps[0]
+    for axis_map in axis_maps[1:]:
+        spatial_map = spatial_map[..., None] * axis_map
+    full = (channels_reached * spatial_map).expand(in_shape[0], *spatial).contiguous()
+    return full.to(device)
+
+
 def conv_fanout_map(
     weight: Tensor,
     in_shape: Sequence[int],
@@ -53,6 +114,21 @@ def conv_fanout_map(
 ) -> Tensor:
     """Fan-out map of one sample ``in_shape = (C, *spatial)`` of an N-d (transposed) convolution."""
     dims = weight.dim() - 2
+    if not skip_zero_weights and padding_mode == "zeros":
+        # conv weight [C_out, C_in/g, *k]: an input channel reaches C_out/g channels;
+        # transposed weight [C_in, C_out/g, *k]: it reaches C_out/g = weight.shape[1].
+        reached = weight.shape[1] if transposed else weight.shape[0] // groups
+        return _separable_map(
+            tuple(int(v) for v in in_shape),
+            tuple(int(v) for v in weight.shape[2:]),
+            int(reached),
+            _per_dim(stride, dims),
+            _per_dim(dilation, dims),
+            padding if isinstance(padding, str) else _per_dim(padding, dims),
+            transposed,
+            _per_dim(output_padding, dims),
+            weight.device,
+        )
     mask = _weight_mask(weight, skip_zero_weights)
     if transposed:
         conv_t = _CONV_T[dims]
