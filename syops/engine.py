@@ -125,6 +125,7 @@ class CountingSession:
         self._handles: list[Any] = []
         self._snapshot: ModelSnapshot | None = None
         self._mode: _OpCounter | None = None
+        self._mode_pushed = False
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
@@ -142,7 +143,7 @@ class CountingSession:
                 self._fastpath = torch.backends.mha.get_fastpath_enabled()
                 torch.backends.mha.set_fastpath_enabled(False)
             self._mode = _OpCounter(self)
-            self._mode.__enter__()
+            self._resume_ops()
         except BaseException:
             self._detach()
             raise
@@ -153,7 +154,7 @@ class CountingSession:
 
     def _detach(self) -> None:
         if self._mode is not None:
-            self._mode.__exit__(None, None, None)
+            self._suspend_ops()
             self._mode = None
         for handle in self._handles:
             handle.remove()
@@ -196,6 +197,7 @@ class CountingSession:
             active = self.suppress == 0 and info.kind is not None
             if info.kind is not None:
                 self.suppress += 1
+                self._suspend_ops()
             self.stack.append(_Frame(info, active, args))
             if active:
                 self._row_for_module(info).acc.calls += 1
@@ -225,6 +227,8 @@ class CountingSession:
                 self.suppress -= 1
             if frame.active and info.kind == "counted" and info.rule.phase == "post":
                 self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
+            if self.suppress == 0:
+                self._resume_ops()
             return None
 
         return hook
@@ -234,6 +238,20 @@ class CountingSession:
             return
         if info.type_name not in self.unsupported:
             self.unsupported.append(info.type_name)
+
+    def _suspend_ops(self) -> None:
+        """Leave the op-counting mode while a counted module runs: nothing inside it may be counted as
+        an op, and its own ops (a neuron's many elementwise steps) then cost nothing extra."""
+        if self._mode_pushed and torch._C._len_torch_function_stack() > 0:
+            top = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)
+            if top is self._mode:
+                torch._C._pop_torch_function_stack()
+                self._mode_pushed = False
+
+    def _resume_ops(self) -> None:
+        if not self._mode_pushed and self._mode is not None:
+            torch._C._push_on_torch_function_stack(self._mode)
+            self._mode_pushed = True
 
     def info_named(self, name: str) -> ModuleInfo | None:
         return next((info for info in self.infos.values() if info.name == name), None)
@@ -290,6 +308,7 @@ class CountingSession:
             self.running = False
             self.stack.clear()
             self.suppress = 0
+            self._resume_ops()
         return output
 
     def _forward_error(self, exc: Exception) -> ForwardError:

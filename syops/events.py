@@ -1,13 +1,18 @@
 """Event detection and event-weighted sums.
 
-Everything here runs on the tensor's own device and returns 0-d tensors: nothing reads a value back to
-the host, so profiling adds no synchronisation per layer. Work is done in bounded blocks so that the
-temporaries never grow with the activation (peak memory stays close to a plain forward pass).
+Everything here runs on the tensor's own device and returns tensors: nothing reads a value back to the
+host, so profiling adds no synchronisation per layer. Work is done in blocks of at most _BLOCK
+elements, so temporaries never grow with the activation (peak memory stays close to a plain forward).
+
+Exactness: |x| of a block is summed in float32 — exact, because a block of 2**16 integers of magnitude
+at most 256 sums to less than 2**24 — and everything beyond a block is summed in float64 (exact to
+2**53). Integer event counts are therefore exact for every spike format syops knows and for raw 8-bit
+inputs.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -16,11 +21,7 @@ from torch import Tensor
 SpikeMode = Literal["integer", "binary"]
 SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 
-# Elements handled per kernel chain. Column sums of |x| are taken in float32 over at most _MAX_ROWS
-# rows, which is exact for integer events while a column sum stays below 2**24 (4096 rows of values
-# up to 4095); everything after that is summed in float64.
-_BLOCK = 1 << 18
-_MAX_ROWS = 4096
+_BLOCK = 1 << 16
 
 
 def accumulator_dtype(device: torch.device) -> torch.dtype:
@@ -28,34 +29,31 @@ def accumulator_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def _is_event_block(block: Tensor, mode: SpikeMode) -> Tensor:
-    if mode == "binary":
-        return torch.all((block == 0) | (block == 1))
-    return torch.all(block == torch.round(block))
-
-
-def _rows(x: Tensor, n: int) -> Tensor:
-    """x as a [rows, n] matrix (a view whenever x's layout allows it)."""
-    return x.reshape(-1, n)
-
-
-def _blocks(rows: Tensor):
-    """(column offset, block) views of a [rows, n] matrix, at most _MAX_ROWS × _BLOCK/rows each."""
-    n_rows, n = rows.shape
-    row_step = min(max(n_rows, 1), _MAX_ROWS)
-    col_step = max(1, _BLOCK // row_step)
+def _blocks(x: Tensor, n: int) -> Iterator[tuple[int, Tensor]]:
+    """(column offset, block) views of x as a [rows, n] matrix, each at most _BLOCK elements."""
+    rows = x.reshape(-1, n)
+    n_rows = rows.shape[0]
+    cols = min(n, _BLOCK)
+    row_step = max(1, _BLOCK // cols)
     for r0 in range(0, n_rows, row_step):
         row_block = rows[r0 : r0 + row_step]
-        for c0 in range(0, n, col_step):
-            yield c0, row_block[:, c0 : c0 + col_step]
+        for c0 in range(0, n, cols):
+            yield c0, row_block[:, c0 : c0 + cols] if cols < n else row_block
 
 
-def _abs_colsum(block: Tensor, acc: torch.dtype) -> Tensor:
-    """Σ_rows |block| per column; exact for integer events (see _MAX_ROWS)."""
-    if not block.is_floating_point():
-        block = block.to(torch.float32)
-    reduce_dtype = torch.float64 if block.dtype == torch.float64 else torch.float32
-    return torch.linalg.vector_norm(block, 1, dim=0, dtype=reduce_dtype).to(acc)
+def _float(block: Tensor) -> Tensor:
+    return block if block.is_floating_point() else block.to(torch.float32)
+
+
+def _not_events(block: Tensor, magnitude: Tensor, mode: SpikeMode) -> Tensor:
+    """0-d float tensor, zero iff every element of ``block`` is an event count under ``mode``.
+
+    Integer mode: Σ frac(|x|) (a sum of non-negative terms is zero iff each term is; NaN and inf make it
+    NaN). Binary mode: Σ |x·(x - 1)|, zero iff every element is 0 or 1.
+    """
+    if mode == "binary":
+        return (block * (block - 1)).abs().sum()
+    return torch.frac(magnitude).sum()
 
 
 def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -66,35 +64,41 @@ def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None
     reaches that many synapses), a float64 tensor matching x's trailing dimensions, or None.
     """
     acc = accumulator_dtype(x.device)
-    fanout_map = isinstance(fanout, Tensor)
-    # Without a fan-out map any [rows, n] view will do: pick one with few, long rows.
-    n = fanout.numel() if fanout_map else x.numel() // math.gcd(x.numel(), _MAX_ROWS)
-    is_event = torch.ones((), dtype=torch.bool, device=x.device)
+    fanout_map = fanout if isinstance(fanout, Tensor) else None
     events = torch.zeros((), dtype=acc, device=x.device)
     weighted = torch.zeros((), dtype=acc, device=x.device)
     if x.numel() == 0:
-        return is_event, events, weighted
-    flat_fanout = fanout.reshape(-1) if fanout_map else None
-    known_events = x.dtype == torch.bool or (not x.dtype.is_floating_point and mode == "integer")
-    for c0, block in _blocks(_rows(x, n)):
-        if not known_events:
-            is_event = is_event & _is_event_block(block, mode)
-        col = _abs_colsum(block, acc)
-        events = events + col.sum()
-        if flat_fanout is not None:
+        return torch.ones((), dtype=torch.bool, device=x.device), events, weighted
+    # Integer tensors are integers: only binary mode has anything to check.
+    check = x.is_floating_point() or mode == "binary"
+    off = None
+    n = fanout_map.numel() if fanout_map is not None else x.numel()
+    flat_fanout = fanout_map.reshape(-1) if fanout_map is not None else None
+    for c0, block in _blocks(x, n):
+        block = _float(block)
+        magnitude = block.abs()
+        if check:
+            block_off = _not_events(block, magnitude, mode)
+            off = block_off if off is None else off + block_off
+        if flat_fanout is None:
+            events = events + magnitude.sum().to(acc)
+        else:
+            col = magnitude.sum(0).to(acc)  # per-position events of this block's rows
+            events = events + col.sum()
             weighted = weighted + torch.dot(col, flat_fanout[c0 : c0 + col.numel()])
-    if fanout is not None and not fanout_map:
+    if fanout is not None and fanout_map is None:
         weighted = events * float(fanout)
+    is_event = (off == 0) if off is not None else torch.ones((), dtype=torch.bool, device=x.device)
     return is_event, events, weighted
 
 
 def abs_column_sums(x: Tensor, n: int) -> Tensor:
-    """Σ over rows of |x| viewed as [rows, n]: per-position event counts (e.g. spikes per neuron),
-    float64 (float32 on MPS), with bounded temporaries."""
+    """Σ over rows of |x| viewed as [rows, n]: per-position event counts (e.g. spikes per neuron), in
+    the accumulator dtype, with bounded temporaries."""
     acc = accumulator_dtype(x.device)
     out = torch.zeros(n, dtype=acc, device=x.device)
-    for c0, block in _blocks(_rows(x, n)):
-        out[c0 : c0 + block.shape[1]] += _abs_colsum(block, acc)
+    for c0, block in _blocks(x, n):
+        out[c0 : c0 + block.shape[1]] += _float(block).abs().sum(0).to(acc)
     return out
 
 
