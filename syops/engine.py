@@ -194,7 +194,7 @@ class CountingSession:
         def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
             if not self.running:
                 return None
-            active = self.suppress == 0 and info.kind is not None
+            active = info.kind is not None and (self.suppress == 0 or self._inside_counting_parent())
             if info.kind is not None:
                 self.suppress += 1
                 self._suspend_ops()
@@ -232,6 +232,13 @@ class CountingSession:
             return None
 
         return hook
+
+    def _inside_counting_parent(self) -> bool:
+        """Is the only counted module running one whose rule lets its child modules count themselves?"""
+        if self.suppress != 1:
+            return False
+        owner = next((f for f in reversed(self.stack) if f.info.kind is not None), None)
+        return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
 
     def _note_unsupported(self, info: ModuleInfo) -> None:
         if isinstance(info.module, _CONTAINERS) or info.module is self.model:

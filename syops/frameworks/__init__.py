@@ -15,7 +15,11 @@ from types import ModuleType
 from torch import nn
 
 # top-level package of the framework -> adapter module
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {
+    "spikingjelly": "syops.frameworks.spikingjelly",
+    "sinabs": "syops.frameworks.sinabs",
+    "snntorch": "syops.frameworks.snntorch",
+}
 
 _loaded: dict[str, ModuleType] = {}
 

@@ -11,7 +11,7 @@ A new layer type is one function and one registration::
         return [Elementwise((x,), x.numel())]
 """
 
-from . import activation, conv, elementwise, linear, matmul, norm, pooling, reshape, upsample  # noqa: F401
+from . import activation, attention, conv, elementwise, linear, matmul, norm, pooling, reshape, rnn, upsample  # noqa: F401
 from .registry import MODULE_RULES, OP_RULES, Rule, RuleContext, find_module_rule, module_rule, op_rule, zero_cost
 
 __all__ = [

@@ -38,6 +38,9 @@ class Rule:
     phase: Phase = "post"
     name: str = ""
     family: str = ""  # what the rule counts: "synaptic", "neuron", ... (analysis APIs select on it)
+    # Child modules called inside this one count themselves (a neuron's recurrent Linear / Conv): the
+    # rule covers the module's own arithmetic, its children add their rows. Ops stay suppressed.
+    children: bool = False
 
     @property
     def zero_cost(self) -> bool:
@@ -48,12 +51,14 @@ MODULE_RULES: dict[type, Rule] = {}
 OP_RULES: dict[Any, Rule] = {}
 
 
-def module_rule(*types: type, phase: Phase = "post", family: str = "") -> Callable[[RuleFn], RuleFn]:
+def module_rule(
+    *types: type, phase: Phase = "post", family: str = "", children: bool = False
+) -> Callable[[RuleFn], RuleFn]:
     """Register ``fn`` as the rule for modules of ``types`` (and their subclasses)."""
 
     def register(fn: RuleFn) -> RuleFn:
         for t in types:
-            MODULE_RULES[t] = Rule(fn, phase, family=family)
+            MODULE_RULES[t] = Rule(fn, phase, family=family, children=children)
         return fn
 
     return register
