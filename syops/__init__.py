@@ -1,7 +1,9 @@
 """syops: exact synaptic-operation, AC/MAC and energy profiling for spiking and conventional networks."""
 
+from . import hooks, layers
 from ._version import __version__
 from .compat.complexity import get_model_complexity_info
+from .compat.sinabs_api import SNNAnalyzer, SynOpCounter
 from .energy import PRESETS, EnergyModel, resolve_energy
 from .errors import CountingError, SyopsError
 from .fanout import fanout
@@ -14,10 +16,24 @@ __all__ = [
     "EnergyModel",
     "LayerStats",
     "Report",
+    "SNNAnalyzer",
+    "SynOpCounter",
     "SyopsError",
     "__version__",
     "fanout",
     "get_model_complexity_info",
+    "hooks",
+    "layers",
+    "metrics",
     "profile",
     "resolve_energy",
 ]
+
+
+def __getattr__(name: str):
+    # syops.metrics needs torchmetrics (seconds to import): loaded on first use only.
+    if name == "metrics":
+        import importlib
+
+        return importlib.import_module(".metrics", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
