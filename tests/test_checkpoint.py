@@ -117,7 +117,7 @@ def test_unreadable_and_mismatched(tmp_path):
     wrong = small_net()
     wrong[3] = nn.Linear(3 * 4 * 4, 6)
     torch.save(wrong.state_dict(), shapes)
-    with pytest.raises(SyopsError, match=r"1 of another shape \(e.g. 3.weight: \[6, 48\] vs \[5, 48\]\)"):
+    with pytest.raises(SyopsError, match=r"2 of another shape \(e.g. 3.weight: \[6, 48\] vs \[5, 48\]\)"):
         load_model(shapes, small_net)
     nothing = tmp_path / "nothing.pt"
     torch.save({"epoch": 1, "lr": 0.1}, nothing)
