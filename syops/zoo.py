@@ -1,23 +1,40 @@
 """Built-in models that the command line (and the zoo table) can profile by name.
 
-Every entry builds a randomly initialised model (nothing is downloaded) and knows the input a first
-run needs: its per-sample shape and, for spiking models, time steps and time layout.
+Every entry builds a randomly initialised model (nothing is downloaded) and knows the input a first run
+needs: its per-sample shape and, for spiking models, time steps, time layout and input encoding. Any
+torchvision classification model is also available by its torchvision name.
+
+The zoo table (``syops zoo``, model_zoo_results.md) is generated from ``ZOO_TABLE``, the one list of its
+rows; ``table_cells`` profiles a row and ``render_document`` / ``update_document`` / ``stale_cells``
+write and check the file.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from .errors import SyopsError
 
+SPIKINGJELLY_NEURONS = ("IF", "LIF", "PLIF")
+STEP_MODES = ("m", "s")
+
 
 @dataclass(frozen=True)
 class ZooEntry:
+    """A named model: how to build it and how to present one sample to it.
+
+    ``options`` are the build options the entry takes (``--neuron``, ``--step-mode``, ``cnf``...), each
+    with its allowed values, the first being the default. ``takes_timesteps``: ``build`` receives
+    ``timesteps`` (a model that bakes T in, such as sinabs' squeezed layers).
+    """
+
     name: str
     build: Callable[..., nn.Module]
     input_shape: tuple[int, ...]
@@ -25,7 +42,50 @@ class ZooEntry:
     requires: str
     timesteps: int | None = None
     time_layout: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    encoding: str | None = None
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    takes_timesteps: bool = False
+
+    def resolve_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The entry's options with defaults filled in; an unknown option or value is an error."""
+        resolved = {key: values[0] for key, values in self.options.items()}
+        for key, value in (options or {}).items():
+            if key not in self.options:
+                known = ", ".join(self.options) or "none"
+                raise SyopsError(f"model {self.name} has no option {key!r} (its options: {known})")
+            if value not in self.options[key]:
+                raise SyopsError(f"model {self.name}: {key}={value!r} is not one of {', '.join(self.options[key])}")
+            resolved[key] = value
+        return resolved
+
+    def layout_for(self, options: Mapping[str, Any]) -> str | None:
+        """Single-step spikingjelly models are called once per time step."""
+        if options.get("step_mode") == "s":
+            return "loop"
+        return self.time_layout
+
+    def make(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timesteps: int | None = None,
+        seed: int | None = 0,
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> nn.Module:
+        """A fresh, randomly initialised model (from ``seed``, without touching the global RNG)."""
+        build_kwargs = {**self.resolve_options(options), **(kwargs or {})}
+        if self.takes_timesteps:
+            build_kwargs["timesteps"] = timesteps or self.timesteps
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            try:
+                model = self.build(**build_kwargs)
+            except ImportError as exc:
+                raise SyopsError(f"model {self.name} needs {self.requires} ({exc})") from None
+            except TypeError as exc:
+                raise SyopsError(f"cannot build {self.name}: {exc}") from None
+        return model.eval()
 
 
 ZOO: dict[str, ZooEntry] = {}
@@ -36,35 +96,61 @@ def register(entry: ZooEntry) -> ZooEntry:
     return entry
 
 
-def get(name: str) -> ZooEntry:
-    entry = ZOO.get(name)
-    if entry is None:
-        close = difflib.get_close_matches(name, ZOO, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known models: {', '.join(sorted(ZOO))}"
-        raise SyopsError(f"unknown model {name!r}{hint}")
-    return entry
+# -- torchvision --------------------------------------------------------------------------------------------
+
+# Models whose natural input is not 3×224×224.
+_TORCHVISION_INPUT = {"inception_v3": (3, 299, 299)}
 
 
 def _torchvision(arch: str) -> Callable[..., nn.Module]:
     def build(**kwargs: Any) -> nn.Module:
         import torchvision
 
-        return getattr(torchvision.models, arch)(weights=None, **kwargs)
+        return torchvision.models.get_model(arch, weights=None, **kwargs)
 
     return build
 
 
-def _spikingjelly_resnet(arch: str) -> Callable[..., nn.Module]:
-    def build(neuron: str = "IF", step_mode: str = "m", **kwargs: Any) -> nn.Module:
-        from spikingjelly.activation_based import functional, surrogate
-        from spikingjelly.activation_based import neuron as sj_neuron
-        from spikingjelly.activation_based.model import spiking_resnet
+def _torchvision_entry(arch: str) -> ZooEntry:
+    return ZooEntry(
+        arch,
+        _torchvision(arch),
+        _TORCHVISION_INPUT.get(arch, (3, 224, 224)),
+        f"torchvision {arch} (ANN)",
+        "torchvision",
+    )
 
-        nodes = {"IF": sj_neuron.IFNode, "LIF": sj_neuron.LIFNode, "PLIF": sj_neuron.ParametricLIFNode}
-        if neuron not in nodes:
-            raise SyopsError(f"unknown neuron {neuron!r}; expected one of {', '.join(nodes)}")
-        net = getattr(spiking_resnet, arch)(
-            spiking_neuron=nodes[neuron], surrogate_function=surrogate.ATan(), detach_reset=True, **kwargs
+
+def _torchvision_names() -> list[str]:
+    try:
+        import torchvision
+    except ImportError:
+        return []
+    return list(torchvision.models.list_models(module=torchvision.models))
+
+
+for _arch in ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "vgg11", "vgg16", "vit_b_16"):
+    register(_torchvision_entry(_arch))
+
+
+# -- spikingjelly ---------------------------------------------------------------------------------------
+
+
+def _spikingjelly_node(neuron: str) -> type:
+    from spikingjelly.activation_based import neuron as sj_neuron
+
+    return {"IF": sj_neuron.IFNode, "LIF": sj_neuron.LIFNode, "PLIF": sj_neuron.ParametricLIFNode}[neuron]
+
+
+def _spikingjelly(module: str, arch: str) -> Callable[..., nn.Module]:
+    def build(neuron: str = "IF", step_mode: str = "m", **kwargs: Any) -> nn.Module:
+        import importlib
+
+        from spikingjelly.activation_based import functional, surrogate
+
+        factory = getattr(importlib.import_module(f"spikingjelly.activation_based.model.{module}"), arch)
+        net = factory(
+            spiking_neuron=_spikingjelly_node(neuron), surrogate_function=surrogate.ATan(), detach_reset=True, **kwargs
         )
         functional.set_step_mode(net, step_mode)
         return net
@@ -72,17 +158,401 @@ def _spikingjelly_resnet(arch: str) -> Callable[..., nn.Module]:
     return build
 
 
-for _arch in ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "vgg11", "vit_b_16"):
-    register(ZooEntry(_arch, _torchvision(_arch), (3, 224, 224), f"torchvision {_arch}", "torchvision"))
+_SJ_OPTIONS = {"neuron": SPIKINGJELLY_NEURONS, "step_mode": STEP_MODES}
+for _module, _arch, _extra in (
+    ("spiking_resnet", "spiking_resnet18", {}),
+    ("spiking_resnet", "spiking_resnet34", {}),
+    ("spiking_resnet", "spiking_resnet50", {}),
+    ("sew_resnet", "sew_resnet18", {"cnf": ("ADD", "IAND", "AND")}),
+    ("sew_resnet", "sew_resnet34", {"cnf": ("ADD", "IAND", "AND")}),
+    ("sew_resnet", "sew_resnet50", {"cnf": ("ADD", "IAND", "AND")}),
+    ("spiking_vgg", "spiking_vgg11", {}),
+    ("spiking_vgg", "spiking_vgg11_bn", {}),
+    ("spiking_vgg", "spiking_vgg16", {}),
+    ("spiking_vgg", "spiking_vgg16_bn", {}),
+):
+    register(
+        ZooEntry(
+            _arch,
+            _spikingjelly(_module, _arch),
+            (3, 224, 224),
+            f"spikingjelly {_arch}" + (" (SEW connection cnf: ADD, IAND or AND)" if _extra else ""),
+            "spikingjelly",
+            timesteps=4,
+            time_layout="TB",
+            options={**_SJ_OPTIONS, **_extra},
+        )
+    )
+
+
+def _spikformer_block(timesteps: int = 4) -> nn.Module:
+    """Spikformer on CIFAR-10 (patch 4, 384 dims, 12 heads) cut to one spiking self-attention block."""
+    from spikingjelly.activation_based.model.spikformer import Spikformer
+
+    return Spikformer(
+        T=timesteps,
+        in_channels=3,
+        img_size_h=32,
+        img_size_w=32,
+        patch_size=4,
+        num_classes=10,
+        embed_dims=384,
+        num_heads=12,
+        mlp_ratio=4.0,
+        depths=1,
+    )
+
 
 register(
     ZooEntry(
-        "spiking_resnet18",
-        _spikingjelly_resnet("spiking_resnet18"),
-        (3, 224, 224),
-        "spikingjelly spiking ResNet-18, IF neurons, multi-step",
+        "spikformer_block",
+        _spikformer_block,
+        (3, 32, 32),
+        "spikingjelly Spikformer (CIFAR-10 stem) with one spiking self-attention block, LIF neurons",
         "spikingjelly",
         timesteps=4,
         time_layout="TB",
+        takes_timesteps=True,
     )
 )
+
+
+# -- sinabs ---------------------------------------------------------------------------------------------
+
+
+def _dynapcnn_nmnist(timesteps: int = 10) -> nn.Module:
+    """A DYNAP-CNN-shaped sinabs network for N-MNIST event frames: three Conv2d → IAF → SumPool stages
+    and a Linear → IAF read-out, without biases. Input [B, T, 2, 34, 34] (flattened to [B·T, ...])."""
+    import sinabs.layers as sl
+
+    def iaf() -> nn.Module:
+        return sl.IAFSqueeze(num_timesteps=timesteps, min_v_mem=-1.0)
+
+    return nn.Sequential(
+        sl.FlattenTime(),
+        nn.Conv2d(2, 8, 3, padding=1, bias=False),
+        iaf(),
+        sl.SumPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, bias=False),
+        iaf(),
+        sl.SumPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1, bias=False),
+        iaf(),
+        sl.SumPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10, bias=False),
+        iaf(),
+    )
+
+
+register(
+    ZooEntry(
+        "dynapcnn_nmnist",
+        _dynapcnn_nmnist,
+        (2, 34, 34),
+        "sinabs DYNAP-CNN-style N-MNIST net: 3 × (Conv2d → IAFSqueeze → SumPool2d), Linear → IAFSqueeze",
+        "sinabs",
+        timesteps=10,
+        time_layout="BT",
+        encoding="poisson",
+        takes_timesteps=True,
+    )
+)
+
+
+# -- snnTorch -------------------------------------------------------------------------------------------
+
+
+def _snntorch_mlp() -> nn.Module:
+    """The snnTorch tutorial MLP: 784 → 1000 → 10 with Leaky neurons (β = 0.95), one step per call."""
+    import snntorch as snn
+
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 1000),
+        snn.Leaky(beta=0.95, init_hidden=True),
+        nn.Linear(1000, 10),
+        snn.Leaky(beta=0.95, init_hidden=True),
+    )
+
+
+register(
+    ZooEntry(
+        "snntorch_mlp",
+        _snntorch_mlp,
+        (1, 28, 28),
+        "snnTorch MLP 784-1000-10, Leaky neurons, rate-coded (Poisson) input, 25 steps",
+        "snntorch",
+        timesteps=25,
+        time_layout="loop",
+        encoding="poisson",
+    )
+)
+
+
+# -- lookup ---------------------------------------------------------------------------------------------
+
+
+def get(name: str) -> ZooEntry:
+    """The zoo entry ``name``, or any torchvision classification model; close matches when unknown."""
+    entry = ZOO.get(name)
+    if entry is not None:
+        return entry
+    torchvision_names = _torchvision_names()
+    if name in torchvision_names:
+        return register(_torchvision_entry(name))
+    candidates = sorted(set(ZOO) | set(torchvision_names))
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known models: {', '.join(sorted(ZOO))}"
+    raise SyopsError(f"unknown model {name!r}{hint}")
+
+
+def build(name: str, options: Mapping[str, Any] | None = None, *, seed: int = 0, **kwargs: Any) -> nn.Module:
+    """A randomly initialised zoo model, e.g. ``build("sew_resnet18", {"cnf": "IAND"})``."""
+    return get(name).make(options, seed=seed, kwargs=kwargs)
+
+
+# -- the zoo table --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    """A row of model_zoo_results.md: a zoo model with build options, and whether its DYNAP-CNN fit is
+    reported."""
+
+    label: str
+    model: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    dynapcnn: bool = False
+
+
+# The rows of model_zoo_results.md, in order (issue 6 decides them).
+ZOO_TABLE: tuple[ZooRow, ...] = (
+    ZooRow("spiking_resnet18", "spiking_resnet18"),
+    ZooRow("spiking_resnet34", "spiking_resnet34"),
+    ZooRow("sew_resnet18 (ADD)", "sew_resnet18", {"cnf": "ADD"}),
+    ZooRow("sew_resnet18 (IAND)", "sew_resnet18", {"cnf": "IAND"}),
+    ZooRow("spiking_vgg11", "spiking_vgg11"),
+    ZooRow("spikformer_block", "spikformer_block"),
+    ZooRow("dynapcnn_nmnist", "dynapcnn_nmnist", dynapcnn=True),
+    ZooRow("snntorch_mlp", "snntorch_mlp"),
+    ZooRow("resnet18", "resnet18"),
+    ZooRow("resnet34", "resnet34"),
+    ZooRow("resnet50", "resnet50"),
+    ZooRow("mobilenet_v2", "mobilenet_v2"),
+    ZooRow("vit_b_16", "vit_b_16"),
+)
+
+TABLE_ENERGY = "45nm-fp32"
+TABLE_SEED = 0
+TABLE_COLUMNS: tuple[str, ...] = (
+    "Model",
+    "Input",
+    "T",
+    "Params (M)",
+    "ACs (G)",
+    "MACs (G)",
+    "SynOps (G)",
+    f"Energy (mJ, {TABLE_ENERGY})",
+    "Energy vs ANN",
+    "Mean spike rate",
+    "Notes",
+)
+BEGIN_MARK = "<!-- syops zoo: begin generated table -->"
+END_MARK = "<!-- syops zoo: end generated table -->"
+
+
+def select_rows(names: Iterable[str] | None) -> list[ZooRow]:
+    """The table rows named by label or by model name (all rows for None), in table order."""
+    if names is None:
+        return list(ZOO_TABLE)
+    wanted = [n.strip() for n in names if n.strip()]
+    known = {row.label for row in ZOO_TABLE} | {row.model for row in ZOO_TABLE}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; rows: {', '.join(r.label for r in ZOO_TABLE)}"
+        raise SyopsError(f"no zoo table row {unknown[0]!r}{hint}")
+    return [row for row in ZOO_TABLE if row.label in wanted or row.model in wanted]
+
+
+def _significant(value: float, digits: int = 4) -> str:
+    return "0" if value == 0 else f"{value:.{digits}g}"
+
+
+def table_cells(row: ZooRow, *, seed: int = TABLE_SEED) -> dict[str, str]:
+    """Profile one table row (random init and input from ``seed``) and format its cells."""
+    from .dynapcnn import dynapcnn_report
+    from .profiler import profile
+
+    entry = get(row.model)
+    options = entry.resolve_options(row.options)
+    model = entry.make(options, seed=seed)
+    layout = entry.layout_for(options)
+    report = profile(
+        model,
+        entry.input_shape,
+        timesteps=entry.timesteps,
+        time_layout=layout,  # type: ignore[arg-type]
+        input_encoding=entry.encoding,  # type: ignore[arg-type]
+        energy=TABLE_ENERGY,
+        seed=seed,
+    )
+    totals = report.totals
+    ann = report.ann_energy_mj
+    rate = report.mean_spike_rate
+    notes = []
+    if entry.timesteps:
+        neuron = f"{options['neuron']} neurons, " if "neuron" in options else ""
+        encoding = entry.encoding or "direct"
+        notes.append(f"{neuron}{layout} layout, {encoding} input")
+    else:
+        notes.append("ANN, dense input")
+    if row.dynapcnn:
+        fit = dynapcnn_report(model, entry.input_shape)
+        if fit.fits:
+            notes.append("fits DYNAP-CNN (cores " + ", ".join(str(layer.core) for layer in fit.layers) + ")")
+        else:
+            problems = fit.violations + [v for layer in fit.layers for v in layer.violations]
+            notes.append(f"does not fit DYNAP-CNN: {problems[0]}")
+    if report.unsupported:
+        notes.append("not counted: " + ", ".join(report.unsupported))
+    values = (
+        row.label,
+        "×".join(map(str, entry.input_shape)),
+        str(entry.timesteps or 1),
+        _significant(totals["params"] / 1e6),
+        _significant(totals["acs"] / 1e9),
+        _significant(totals["macs"] / 1e9),
+        _significant(totals["synops"] / 1e9),
+        _significant(totals["energy_mj"]),
+        f"{totals['energy_mj'] / ann:.3f}×" if ann else "-",
+        f"{100 * rate:.2f}%" if rate is not None else "-",
+        "; ".join(notes),
+    )
+    return {column: _cell(value) for column, value in zip(TABLE_COLUMNS, values, strict=True)}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_table(rows: Sequence[Mapping[str, str]]) -> str:
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|"]
+    lines += ["| " + " | ".join(row[c] for c in TABLE_COLUMNS) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _generated_block(rows: Sequence[Mapping[str, str]]) -> str:
+    return f"{BEGIN_MARK}\n{render_table(rows)}{END_MARK}\n"
+
+
+DOCUMENT_HEAD = f"""# syops model zoo
+
+Per-sample costs of the models in syops' zoo, generated by `syops zoo` and checked in CI with
+`syops zoo --check`. How the numbers were obtained:
+
+- Every model is randomly initialised (`torch.manual_seed({TABLE_SEED})`); no weights are downloaded.
+- The input is one seeded random sample (seed {TABLE_SEED}) of the shape in the *Input* column. ANNs and
+  `direct`-encoded spiking models get a standard-normal image, repeated over the T time steps; `poisson`
+  models get spike trains drawn from uniform random firing probabilities.
+- Counts are per sample over all T steps: ACs include synaptic operations (SynOps) and the updates of
+  non-leaky neurons, MACs the dense operations and the updates of leaky neurons. Energy uses the
+  {TABLE_ENERGY} preset (Horowitz, ISSCC 2014: 0.9 pJ per AC, 4.6 pJ per MAC); *Energy vs ANN* divides
+  it by the same network's dense MACs at the MAC cost.
+- Random weights make spike rates differ from those of trained networks: read the table as the cost of
+  the architecture under this input, not as a benchmark of a trained model.
+"""
+
+
+def render_document(rows: Sequence[Mapping[str, str]]) -> str:
+    """A whole model_zoo_results.md: the explanation and the generated table."""
+    return f"{DOCUMENT_HEAD}\n{_generated_block(rows)}"
+
+
+def parse_table(text: str) -> dict[str, dict[str, str]]:
+    """The generated table of a document (between the markers), as cells by row label and column."""
+    block = _between_marks(text)
+    if block is None:
+        raise SyopsError(f"no generated table found (expected the lines {BEGIN_MARK} and {END_MARK})")
+    lines = [line for line in block.splitlines() if line.strip().startswith("|")]
+    if len(lines) < 2:
+        return {}
+    header = _split_row(lines[0])
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[2:]:
+        cells = _split_row(line)
+        row = dict(zip(header, cells, strict=False))
+        rows[row.get("Model", "")] = row
+    return rows
+
+
+def _split_row(line: str) -> list[str]:
+    inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def _between_marks(text: str) -> str | None:
+    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(BEGIN_MARK) : end]
+
+
+def update_document(existing: str | None, fresh: Sequence[Mapping[str, str]]) -> str:
+    """``existing`` with its generated table replaced; rows not recomputed keep their cells, and the text
+    outside the markers is kept. Without a document (or its markers), a new one."""
+    if existing is None or _between_marks(existing) is None:
+        return render_document(fresh)
+    old = parse_table(existing)
+    by_label = {row["Model"]: row for row in fresh}
+    labels = [row.label for row in ZOO_TABLE if row.label in by_label or row.label in old]
+    rows = [by_label.get(label) or _complete(old[label]) for label in labels]
+    start = existing.index(BEGIN_MARK)
+    end = existing.index(END_MARK) + len(END_MARK)
+    tail = existing[end:]
+    return existing[:start] + _generated_block(rows).rstrip("\n") + tail
+
+
+def _complete(row: Mapping[str, str]) -> dict[str, str]:
+    return {column: row.get(column, "") for column in TABLE_COLUMNS}
+
+
+def stale_cells(existing: str, fresh: Sequence[Mapping[str, str]], *, all_rows: bool = False) -> list[str]:
+    """Every cell of the recomputed rows that differs from the document's, as 'row / column: file has
+    X, recomputed Y'; a row missing from the document is one entry, and with ``all_rows`` (the whole
+    table was recomputed) so is a row of the document that the table no longer has."""
+    old = parse_table(existing)
+    differences = []
+    if all_rows:
+        current = {row["Model"] for row in fresh}
+        differences += [f"{label}: row no longer in the zoo table" for label in old if label not in current]
+    for row in fresh:
+        label = row["Model"]
+        if label not in old:
+            differences.append(f"{label}: row missing from the file")
+            continue
+        for column in TABLE_COLUMNS[1:]:
+            have = old[label].get(column, "")
+            if have != row[column]:
+                differences.append(f"{label} / {column}: file has {have!r}, recomputed {row[column]!r}")
+    return differences
+
+
+__all__ = [
+    "TABLE_COLUMNS",
+    "ZOO",
+    "ZOO_TABLE",
+    "ZooEntry",
+    "ZooRow",
+    "build",
+    "get",
+    "parse_table",
+    "register",
+    "render_document",
+    "render_table",
+    "select_rows",
+    "stale_cells",
+    "table_cells",
+    "update_document",
+]
