@@ -47,7 +47,9 @@ def _to_model(value: Any, device: torch.device, dtype: torch.dtype) -> Any:
             return value.to(device=device, dtype=dtype)
         return value.to(device=device)
     if isinstance(value, tuple):
-        return tuple(_to_model(v, device, dtype) for v in value)
+        moved = [_to_model(v, device, dtype) for v in value]
+        # a named tuple (a PackedSequence...) keeps its type
+        return type(value)(*moved) if hasattr(value, "_fields") else tuple(moved)
     if isinstance(value, list):
         return [_to_model(v, device, dtype) for v in value]
     if isinstance(value, Mapping):
