@@ -147,10 +147,11 @@ class InputPlan:
         if self.dataloader is not None:
             yield from self._from_dataloader()
         elif self.inputs is not None:
-            yield self._prepare(self.inputs, static=False)
+            # with an input_encoding, explicit inputs are static frames to encode over time
+            yield self._prepare(self.inputs, static=self.encoding is not None)
         elif self.input_constructor is not None:
             built = self.input_constructor(self.input_res)
-            yield self._prepare(built, static=False)
+            yield self._prepare(built, static=self.encoding is not None)
         else:
             shape = (1, *self.input_res)
             if self.encoding == "poisson":
