@@ -1,86 +1,92 @@
-"""``syops``: profile a model from the command line."""
+"""``syops``: profile a model from the command line.
+
+Exit status: 0 ok, 1 a finding (the model does not fit DYNAP-CNN, the zoo table is stale), 2 a usage or
+input error. Every error is one line on stderr; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.console import Console
 
-from syops import SyopsError, profile, zoo
+from syops import SyopsError, __version__
+
+from .dynapcnn_command import dynapcnn_command
+from .energy_command import energy_models_command
+from .output import note
+from .params import DEBUG
+from .profile_command import profile_command
+from .zoo_command import zoo_command
+
+USAGE_ERROR = 2
 
 
-class _Group(click.Group):
-    """Errors from syops end as one line on stderr (exit 2), unless --debug is given."""
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
-    def invoke(self, ctx: click.Context) -> Any:
+
+class SyopsGroup(click.Group):
+    """Errors end as one line on stderr (exit 2) unless --debug is among the arguments."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        debug = "--debug" in argv
+        token = DEBUG.set(debug)
         try:
-            return super().invoke(ctx)
-        except SyopsError as exc:
-            if ctx.meta.get("syops.debug"):
+            result = super().main(argv, prog_name or "syops", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if debug:
                 raise
-            click.echo(f"syops: error: {exc}", err=True)
-            ctx.exit(2)
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "syops"
+            hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
+            click.echo(f"{where}: error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(USAGE_ERROR)
+        except click.Abort:
+            click.echo("syops: aborted", err=True)
+            sys.exit(1)
+        except SyopsError as exc:
+            if debug:
+                raise
+            note(_one_line(str(exc)), kind="error")
+            sys.exit(USAGE_ERROR)
+        except Exception as exc:
+            if debug:
+                raise
+            message = _one_line(str(exc)) or "(no message)"
+            note(f"{type(exc).__name__}: {message} (run with --debug for the traceback)", kind="error")
+            sys.exit(USAGE_ERROR)
+        finally:
+            DEBUG.reset(token)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
-def _shape(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        shape = tuple(int(part) for part in value.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a shape like 3,224,224") from None
-    if not shape or any(s <= 0 for s in shape):
-        raise click.BadParameter(f"{value!r} is not a shape of positive sizes like 3,224,224")
-    return shape
-
-
-def _build(model_name: str) -> tuple[Any, zoo.ZooEntry | None]:
-    if ":" in model_name:
-        module_name, _, attr = model_name.partition(":")
-        import importlib
-
-        try:
-            factory: Callable = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise SyopsError(f"cannot load {model_name!r}: {exc}") from None
-        return factory(), None
-    entry = zoo.get(model_name)
-    return entry.build(), entry
-
-
-@click.group(cls=_Group)
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+@click.group("syops", cls=SyopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="syops")
+@click.option("--debug", is_flag=True, expose_value=False, help="Show tracebacks instead of one-line errors.")
+def main() -> None:
     """Exact synaptic operations, ACs/MACs and energy of PyTorch models, spiking or not."""
-    ctx.meta["syops.debug"] = debug
 
 
-@main.command("profile")
-@click.argument("model_name", metavar="MODEL")
-@click.option("--input-shape", help="Shape of one sample, e.g. 3,224,224 (default: the zoo model's).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def profile_command(model_name: str, input_shape: str | None, fmt: str) -> None:
-    """Profile MODEL (a zoo name or package.module:factory) and print per-layer costs."""
-    model, entry = _build(model_name)
-    shape = _shape(input_shape) or (entry.input_shape if entry else None)
-    if shape is None:
-        raise SyopsError("--input-shape is required for a model outside the zoo")
-    report = profile(
-        model,
-        shape,
-        timesteps=entry.timesteps if entry else None,
-        time_layout=entry.time_layout if entry else None,  # type: ignore[arg-type]
-    )
-    report.model = model_name
-    if fmt == "json":
-        click.echo(report.to_json())
-    else:
-        Console(width=max(Console().width, 140)).print(report)
+main.add_command(profile_command)
+main.add_command(dynapcnn_command)
+main.add_command(zoo_command)
+main.add_command(energy_models_command)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

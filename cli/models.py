@@ -1,0 +1,157 @@
+"""What MODEL names on the command line: a zoo model, ``package.module:factory``, or a checkpoint file
+(with ``--arch`` for a state_dict)."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from syops import SyopsError, zoo
+from syops.checkpoint import load_model
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle", ".safetensors")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to profile, with what the command line knows about its input."""
+
+    model: nn.Module
+    label: str
+    entry: zoo.ZooEntry | None = None  # the zoo entry (also of --arch) that gives input defaults
+    options: dict[str, Any] = field(default_factory=dict)  # the entry's resolved build options
+
+
+def is_factory(spec: str) -> bool:
+    return bool(_FACTORY.match(spec))
+
+
+def is_checkpoint(spec: str) -> bool:
+    return Path(spec).exists() or spec.endswith(CHECKPOINT_SUFFIXES) or os.sep in spec or "/" in spec
+
+
+def import_attribute(spec: str, what: str) -> Any:
+    """The object named by ``package.module:attribute`` (modules in the working directory included)."""
+    module_name, _, attribute = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: local modules are importable
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SyopsError(f"cannot import {module_name!r} for {what} {spec!r}: {exc}") from None
+    value: Any = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            names = [n for n in dir(value) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise SyopsError(f"{module_name} has no attribute {attribute!r} for {what} {spec!r}{hint}")
+        value = getattr(value, part)
+    return value
+
+
+def call_factory(spec: str, kwargs: Mapping[str, Any], what: str = "model") -> Any:
+    """Call the factory ``spec`` names with ``kwargs`` (an object that is not callable is returned)."""
+    target = import_attribute(spec, what)
+    if isinstance(target, nn.Module) or not callable(target):
+        if kwargs:
+            raise SyopsError(f"{spec} is not a function, so --kwarg cannot be passed to it")
+        return target
+    try:
+        return target(**kwargs)
+    except SyopsError:
+        raise
+    except Exception as exc:
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise SyopsError(f"{spec}({args}) failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _factory_model(spec: str, kwargs: Mapping[str, Any], seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = call_factory(spec, kwargs)
+    if not isinstance(model, nn.Module):
+        raise SyopsError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _split_options(entry: zoo.ZooEntry | None, kwargs: Mapping[str, Any], options: Mapping[str, Any]):
+    """--kwarg pairs that are zoo options (cnf=IAND) join the options; the rest go to the builder."""
+    options = dict(options)
+    rest = {}
+    for key, value in kwargs.items():
+        if entry is not None and key in entry.options:
+            options[key] = value
+        else:
+            rest[key] = value
+    if options and entry is None:
+        names = ", ".join(f"--{k.replace('_', '-')}" for k in options)
+        raise SyopsError(f"{names} applies to zoo models only (spikingjelly's for --neuron and --step-mode)")
+    return options, rest
+
+
+def _zoo_model(name: str, kwargs, options, timesteps: int | None, seed: int) -> tuple[nn.Module, zoo.ZooEntry, dict]:
+    entry = zoo.get(name)
+    options, rest = _split_options(entry, kwargs, options)
+    resolved = entry.resolve_options(options)
+    return entry.make(resolved, timesteps=timesteps, seed=seed, kwargs=rest), entry, resolved
+
+
+def load(
+    spec: str,
+    *,
+    arch: str | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    trust_checkpoint: bool = False,
+    timesteps: int | None = None,
+    seed: int = 0,
+) -> LoadedModel:
+    """The model MODEL names (random init from ``seed``), with its zoo entry where it has one."""
+    kwargs = dict(kwargs or {})
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    if is_checkpoint(spec) and not is_factory(spec):
+        entry = None
+        resolved: dict[str, Any] = {}
+        build = None
+        if arch is not None:
+            if is_factory(arch):
+                _split_options(None, {}, options)
+
+                def build() -> nn.Module:
+                    return _factory_model(arch, kwargs, seed)
+            else:
+                entry = zoo.get(arch)
+                resolved = entry.resolve_options(_split_options(entry, kwargs, options)[0])
+
+                def build() -> nn.Module:
+                    return _zoo_model(arch, kwargs, options, timesteps, seed)[0]
+        elif kwargs or options:
+            raise SyopsError("--kwarg, --neuron and --step-mode apply to the architecture; give it with --arch")
+        model = load_model(spec, build, trust=trust_checkpoint)
+        return LoadedModel(model.eval(), Path(spec).name, entry, resolved)
+    if arch is not None:
+        raise SyopsError("--arch applies to a checkpoint file; MODEL here is a zoo name or module:factory")
+    if trust_checkpoint:
+        raise SyopsError("--trust-checkpoint applies to a checkpoint file only")
+    if is_factory(spec):
+        _split_options(None, {}, options)
+        return LoadedModel(_factory_model(spec, kwargs, seed), spec)
+    model, entry, resolved = _zoo_model(spec, kwargs, options, timesteps, seed)
+    return LoadedModel(model, spec, entry, resolved)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

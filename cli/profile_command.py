@@ -1,0 +1,247 @@
+"""``syops profile MODEL``: per-layer costs of a zoo model, a factory or a checkpoint."""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+from torch import nn
+
+from syops import SyopsError, profile, resolve_energy
+from syops.events import SPIKE_MODES
+from syops.inputs import ENCODINGS, TIME_LAYOUTS
+
+from . import models
+from .output import emit, emit_rich, format_for, note
+from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
+
+FORMATS = ("table", "json", "csv", "markdown")
+# Third-party warnings worth nothing to someone reading a profile (shown with --debug).
+_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+@click.command("profile")
+@click.argument("model_spec", metavar="MODEL")
+@click.option("--arch", metavar="NAME|MODULE:FACTORY", help="Architecture of a state_dict checkpoint.")
+@click.option("--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE", help="Argument of the factory (repeatable).")
+@click.option("--trust-checkpoint", is_flag=True, help="Allow a pickled whole module (runs code from the file).")
+@click.option("--input-shape", metavar="C,H,W", help="Shape of one sample (default: the zoo model's).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per batch (random input or a --data Dataset).")
+@click.option("--timesteps", "-T", type=click.IntRange(min=1), help="Time steps per sample.")
+@click.option("--time-layout", type=click.Choice(TIME_LAYOUTS), help="[T,B,...], [B,T,...] or T single-step calls.")
+@click.option("--step-mode", type=click.Choice(("s", "m")), help="spikingjelly zoo: single- or multi-step.")
+@click.option("--neuron", type=click.Choice(("IF", "LIF", "PLIF")), help="spikingjelly zoo: neuron type.")
+@click.option("--data", metavar="MODULE:FACTORY", help="A function returning a DataLoader or Dataset to profile on.")
+@click.option("--max-batches", type=click.IntRange(min=1), help="Profile at most this many batches of --data.")
+@click.option("--encoding", type=click.Choice(ENCODINGS), help="Present a static input repeated or rate coded.")
+@click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
+@click.option("--spike-mode", type=click.Choice(SPIKE_MODES), default="integer", show_default=True)
+@click.option("--skip-zero-weights", is_flag=True, help="Count only synapses with a non-zero weight.")
+@click.option("--no-neuron-updates", is_flag=True, help="Leave neuron updates out of the totals.")
+@click.option("--ignore", "ignore", multiple=True, metavar="TYPE", help="A module type not to count (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random init and input.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Per-layer energy chart (FILE.png).")
+@quiet_option
+@debug_option
+def profile_command(
+    model_spec: str,
+    arch: str | None,
+    kwargs: tuple[str, ...],
+    trust_checkpoint: bool,
+    input_shape: str | None,
+    batch_size: int | None,
+    timesteps: int | None,
+    time_layout: str | None,
+    step_mode: str | None,
+    neuron: str | None,
+    data: str | None,
+    max_batches: int | None,
+    encoding: str | None,
+    energy: str,
+    spike_mode: str,
+    skip_zero_weights: bool,
+    no_neuron_updates: bool,
+    ignore: tuple[str, ...],
+    fmt: str | None,
+    output: Path | None,
+    device: str,
+    seed: int,
+    plot: Path | None,
+    quiet: bool,
+) -> None:
+    """Profile MODEL and print its per-layer costs.
+
+    MODEL is a zoo name (see `syops zoo --list`), package.module:factory, or a checkpoint file: a
+    state_dict with --arch, or a pickled module with --trust-checkpoint.
+    """
+    debug = DEBUG.get()
+    energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
+    shape = parse_shape(input_shape)
+    factory_kwargs = parse_kwargs(kwargs)
+    target = _device(device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = models.load(
+            model_spec,
+            arch=arch,
+            kwargs=factory_kwargs,
+            options={"neuron": neuron, "step_mode": step_mode},
+            trust_checkpoint=trust_checkpoint,
+            timesteps=timesteps,
+            seed=seed,
+        )
+        model = loaded.model.to(target)
+        entry = loaded.entry
+        layout = time_layout or (entry.layout_for(loaded.options) if entry else None)
+        steps = timesteps or (entry.timesteps if entry and layout else None)
+        if entry is not None and encoding is None and layout is not None:
+            encoding = entry.encoding or "direct"  # the zoo presents static frames over T steps
+        if steps is not None and layout is None:
+            raise SyopsError("--timesteps needs --time-layout TB|BT|loop to say how the steps reach the model")
+        if encoding == "poisson" and layout is None:
+            raise SyopsError("--encoding poisson needs --time-layout TB|BT|loop (and --timesteps) for the spike trains")
+        loader, batched_here = _data(data, batch_size) if data is not None else (None, False)
+        if loader is None:
+            shape = shape or (entry.input_shape if entry else None)
+            if shape is None:
+                raise SyopsError("--input-shape C,H,W is required for a model outside the zoo (or give --data)")
+        inputs: dict[str, Any]
+        if loader is not None:
+            # --batch-size batches a Dataset; for the user's own DataLoader it says how many samples a
+            # batch holds where the layout cannot tell (sinabs' squeezed [B·T, ...]).
+            inputs = {"dataloader": loader, "batch_size": None if batched_here else batch_size}
+        elif batch_size and batch_size > 1:
+            inputs = {"dataloader": [_random_batch(shape, batch_size, encoding, seed)]}
+            encoding = encoding or ("direct" if layout else None)
+        else:
+            inputs = {"input_res": shape}
+        report = profile(
+            model,
+            timesteps=steps,
+            time_layout=layout,  # type: ignore[arg-type]
+            max_batches=max_batches,
+            spike_mode=spike_mode,  # type: ignore[arg-type]
+            skip_zero_weights=skip_zero_weights,
+            count_neuron_updates=not no_neuron_updates,
+            energy=energy_model,
+            ignore_modules=_ignore_types(model, ignore),
+            seed=seed,
+            progress=loader is not None and not quiet and _stderr_is_terminal(),
+            input_encoding=encoding,  # type: ignore[arg-type]
+            **inputs,
+        )
+    report.model = loaded.label
+    fmt = format_for(fmt, output, FORMATS)
+    if fmt == "table":
+        emit_rich(report, output, quiet)
+    else:
+        text = {"json": report.to_json, "csv": report.to_csv, "markdown": report.to_markdown}[fmt]()
+        emit(text, output, quiet)
+    if not quiet:
+        _notes(report, model, caught, fmt, debug)
+    if plot is not None:
+        from syops.plot import plot_energy
+
+        plot_energy(report, plot)
+        if not quiet:
+            note(f"wrote {plot}")
+
+
+def _stderr_is_terminal() -> bool:
+    """The progress bar is drawn on a terminal only (in a pipe or a log it would leave blank lines)."""
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SyopsError(f"unknown device {name!r}; expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SyopsError(f"--device {name}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise SyopsError(f"unknown device {name!r}; expected cpu, cuda or cuda:N")
+    return device
+
+
+def _is_dataset(value: Any) -> bool:
+    return isinstance(value, torch.utils.data.Dataset) and not isinstance(value, torch.utils.data.DataLoader)
+
+
+def _data(spec: str, batch_size: int | None) -> tuple[Any, bool]:
+    """The DataLoader --data names, and whether it was made here from a Dataset (batched by
+    --batch-size, default 1)."""
+    if not models.is_factory(spec):
+        raise SyopsError(f"--data {spec!r} is not module:factory")
+    value = models.call_factory(spec, {}, what="data")
+    if _is_dataset(value):
+        if not hasattr(value, "__len__") and not isinstance(value, torch.utils.data.IterableDataset):
+            raise SyopsError(f"--data {spec} returned a Dataset without a length")
+        return torch.utils.data.DataLoader(value, batch_size=batch_size or 1, shuffle=False), True
+    if isinstance(value, torch.utils.data.DataLoader) or hasattr(value, "__iter__"):
+        return value, False
+    raise SyopsError(f"--data {spec} returned a {type(value).__name__}; expected a DataLoader or a Dataset")
+
+
+def _random_batch(shape: tuple[int, ...], batch_size: int, encoding: str | None, seed: int) -> torch.Tensor:
+    """A seeded random batch (the library's single random sample, with more samples beside it)."""
+    generator = torch.Generator().manual_seed(seed)
+    size = (batch_size, *shape)
+    return torch.rand(size, generator=generator) if encoding == "poisson" else torch.randn(size, generator=generator)
+
+
+def _ignore_types(model: nn.Module, names: tuple[str, ...]) -> list[type]:
+    """Module classes from --ignore: a class name found in the model, or an importable dotted path."""
+    if not names:
+        return []
+    present = {}
+    for module in model.modules():
+        for cls in type(module).__mro__:
+            if issubclass(cls, nn.Module):
+                present.setdefault(cls.__name__, cls)
+                present.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+    types = []
+    for name in names:
+        cls = present.get(name)
+        if cls is None and "." in name:
+            module_name, _, attr = name.rpartition(".")
+            try:
+                cls = models.import_attribute(f"{module_name}:{attr}", "--ignore")
+            except SyopsError:
+                cls = None
+        if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+            short = sorted(n for n in present if "." not in n)
+            close = difflib.get_close_matches(name, short, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise SyopsError(f"--ignore {name}: no module type of that name in the model{hint}")
+        types.append(cls)
+    return types
+
+
+def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt: str, debug: bool) -> None:
+    """Notes on stderr, one line each: the report's (already under a table), the leaf modules nothing
+    counted, and warnings raised while building and profiling."""
+    # Containers without a rule (a ResNet block) are fine: their children and ops are counted.
+    leaves = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
+    uncounted = [name for name in report.unsupported if name in leaves]
+    if fmt != "table":
+        for message in report.notes:
+            note(message)
+    if uncounted:
+        note(f"no counting rule for {', '.join(uncounted)}; only the torch operations they call are counted")
+    seen = set(report.notes)
+    for warning in caught:
+        text = str(warning.message).strip()
+        if text in seen or (issubclass(warning.category, _NOISE) and not debug):
+            continue
+        seen.add(text)
+        note(text.splitlines()[0] if text else warning.category.__name__, kind="warning")

@@ -1,0 +1,91 @@
+"""``syops zoo``: (re)generate or check model_zoo_results.md; ``--list`` shows the zoo's models."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from syops import SyopsError, zoo
+
+from .output import emit, emit_rich, note
+from .params import debug_option, parse_list, quiet_option
+
+DEFAULT_FILE = Path("model_zoo_results.md")
+
+
+@click.command("zoo")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write (or update) this markdown file."
+)
+@click.option("--check", is_flag=True, help="Recompute and exit 1, listing the differing cells, if the file is stale.")
+@click.option("--models", "names", metavar="A,B", help="Only these rows (labels or model names).")
+@click.option("--list", "list_models", is_flag=True, help="List the zoo's models and their default inputs.")
+@quiet_option
+@debug_option
+def zoo_command(output: Path | None, check: bool, names: str | None, list_models: bool, quiet: bool) -> None:
+    """Generate the model zoo table (model_zoo_results.md), or check that it is up to date.
+
+    Without --output the document is printed. With --output an existing file keeps its text outside the
+    generated table and, with --models, the rows not recomputed.
+    """
+    if list_models:
+        emit_rich(_listing(), output, quiet)
+        return
+    rows = zoo.select_rows(parse_list(names))
+    path = output or DEFAULT_FILE
+    existing = None
+    if check or output is not None:
+        if path.exists():
+            try:
+                existing = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SyopsError(f"cannot read {path}: {exc.strerror or exc}") from None
+        elif check:
+            raise SyopsError(f"{path} does not exist; generate it with: syops zoo --output {path}")
+    if check:
+        zoo.parse_table(existing or "")  # a file without the generated table is an error, before any work
+    cells = []
+    for index, row in enumerate(rows, 1):
+        started = time.perf_counter()
+        cells.append(zoo.table_cells(row))
+        if not quiet:
+            note(f"[{index}/{len(rows)}] {row.label}: {time.perf_counter() - started:.1f} s", kind="zoo")
+    if check:
+        differences = zoo.stale_cells(existing or "", cells, all_rows=names is None)
+        if differences:
+            for line in differences:
+                click.echo(line)
+            note(
+                f"{path} is stale: {len(differences)} difference(s); regenerate it with syops zoo --output {path}",
+                kind="error",
+            )
+            click.get_current_context().exit(1)
+        if not quiet:
+            note(f"{path} is up to date ({len(rows)} row(s) checked)")
+        return
+    if output is None:
+        emit(zoo.render_document(cells), None)
+    else:
+        emit(zoo.update_document(existing, cells), output, quiet)
+
+
+def _listing() -> Table:
+    table = Table(title="syops zoo (any torchvision classification model name works too)", header_style="bold")
+    for column in ("Name", "Input", "T", "Layout", "Encoding", "Options", "Needs", "Description"):
+        table.add_column(column)
+    for entry in zoo.ZOO.values():
+        options = "; ".join(f"{k}: {'|'.join(v)}" for k, v in entry.options.items())
+        table.add_row(
+            entry.name,
+            "×".join(map(str, entry.input_shape)),
+            str(entry.timesteps or "-"),
+            entry.time_layout or "-",
+            entry.encoding or ("direct" if entry.timesteps else "-"),
+            options,
+            entry.requires,
+            entry.description,
+        )
+    return table
