@@ -12,6 +12,7 @@ does. With ``average=True`` the figures are averaged over the forward passes (ba
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,7 +314,7 @@ class SynOpCounter:
         sum_activations: return one differentiable tensor (the sum), else the list of per-layer values.
     """
 
-    def __init__(self, modules, sum_activations: bool = True) -> None:
+    def __init__(self, modules: Iterable[nn.Module], sum_activations: bool = True) -> None:
         relus = neuromorphic_relu_types()
         self.modules = [m for m in modules if isinstance(m, relus) and m.fanout > 0]
         if not self.modules:
