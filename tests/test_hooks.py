@@ -252,3 +252,18 @@ def test_remove_leaves_model_unhooked():
     del net.hook_data["total_synops_per_timestep"]
     net(torch.ones(1, 1, 16, 16))
     assert "total_synops_per_timestep" not in net.hook_data
+
+
+def test_average_pooling_factor_and_warning():
+    """An AvgPool2d before a layer scales its synops by the kernel area (sinabs' correction), with sinabs'
+    warning when kernel size and stride differ."""
+    torch.manual_seed(6)
+    net = nn.Sequential(nn.AvgPool2d(3, stride=2), nn.Conv2d(1, 2, 3, bias=False))
+    register_synops_hooks(net)
+    x = torch.floor(torch.rand(2, 1, 9, 9) * 3)
+    with pytest.warns(UserWarning, match="kernel_size 3 but stride 2"):
+        net(x)
+    pooled = net[0](x)
+    expected = brute_force_conv_synops(net[1], pooled) * 9
+    assert num(net.hook_data["synops_per_timestep"][1]) == pytest.approx(expected, rel=1e-6)
+    assert num(net[1].hook_data["layer_synops_per_timestep"]) == pytest.approx(expected / 9, rel=1e-6)
