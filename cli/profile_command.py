@@ -11,7 +11,7 @@ import click
 import torch
 from torch import nn
 
-from syops import SyopsError, profile, resolve_energy
+from syops import SyopsError, profile, resolve_energy, zoo
 from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS
 
@@ -230,9 +230,7 @@ def _ignore_types(model: nn.Module, names: tuple[str, ...]) -> list[type]:
 def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt: str, debug: bool) -> None:
     """Notes on stderr, one line each: the report's (already under a table), the leaf modules nothing
     counted, and warnings raised while building and profiling."""
-    # Containers without a rule (a ResNet block) are fine: their children and ops are counted.
-    leaves = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
-    uncounted = [name for name in report.unsupported if name in leaves]
+    uncounted = zoo.uncounted_leaves(model, report.unsupported)
     if fmt != "table":
         for message in report.notes:
             note(message)

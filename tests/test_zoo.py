@@ -127,3 +127,23 @@ def test_document_update_and_check(small_cells):
     assert zoo.stale_cells(document, [dyn], all_rows=True) == ["snntorch_mlp: row no longer in the zoo table"]
     with pytest.raises(SyopsError, match="no generated table"):
         zoo.parse_table("# empty\n")
+
+
+def test_calibrate_batchnorm():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=0.3))
+    x = torch.randn(5, 2, 8, 8)
+    resets = []
+    zoo.calibrate_batchnorm(net, x, resets.append)
+    y = net[0](x).detach()
+    assert torch.allclose(net[1].running_mean, y.mean(dim=(0, 2, 3)), atol=1e-6)
+    assert torch.allclose(net[1].running_var, y.var(dim=(0, 2, 3), unbiased=True), atol=1e-5)
+    assert net[1].momentum == 0.3 and not net.training and resets == [net]
+
+
+def test_spikformer_block_spikes_after_calibration():
+    entry = zoo.get("spikformer_block")
+    report = syops.profile(entry.make(), entry.input_shape, timesteps=4, time_layout="TB")
+    rates = [layer.output_spike_rate for layer in report.layers if layer.output_spike_rate is not None]
+    assert len(rates) >= 8 and all(0 < rate < 1 for rate in rates[:4])  # the stem's neurons all fire
+    assert report.layer("blocks.0.attn", "matmul").synops > 0  # attention over spikes: events, not MACs
