@@ -116,6 +116,13 @@ def find_module(obj: Any) -> nn.Module | None:
 def load_state_dict_into(model: nn.Module, state: Mapping[str, Tensor], source: str) -> nn.Module:
     """``model.load_state_dict(state)`` (strict), with a one-line error naming what does not match."""
     own = model.state_dict()
+    state = dict(state)
+    parameters = {name for name, _ in model.named_parameters()}
+    for key, value in own.items():
+        # Neuron state saved mid-run (sinabs' v_mem, shaped by the last batch) is not a weight: a fresh
+        # model holds it empty, and syops resets it before every batch anyway.
+        if key in state and key not in parameters and value.numel() == 0 and state[key].shape != value.shape:
+            state[key] = value
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]

@@ -129,3 +129,20 @@ def test_find_state_dict_ignores_non_tensors():
     assert find_state_dict({"a": 1}) is None
     assert find_state_dict({"model": {"w": torch.ones(1)}}) == {"w": torch.ones(1)}
     assert find_state_dict({}) is None
+
+
+def test_neuron_state_saved_mid_run_is_not_a_weight(tmp_path):
+    import sinabs.layers as sl
+
+    def build():
+        return nn.Sequential(nn.Linear(4, 3), sl.IAF())
+
+    torch.manual_seed(2)
+    source = build()
+    with torch.no_grad():
+        source(torch.rand(2, 5, 4))  # v_mem is now shaped [2, 3]
+    path = tmp_path / "mid_run.pt"
+    torch.save(source.state_dict(), path)
+    loaded = load_model(path, build)
+    assert torch.equal(loaded[0].weight, source[0].weight)
+    assert loaded[1].v_mem.numel() == 0  # fresh state, reset before every batch anyway
