@@ -149,7 +149,10 @@ def load(
         _split_options(None, {}, options)
         return LoadedModel(_factory_model(spec, kwargs, seed), spec)
     model, entry, resolved = _zoo_model(spec, kwargs, options, timesteps, seed)
-    return LoadedModel(model, spec, entry, resolved)
+    defaults = entry.resolve_options(None)
+    changed = [f"{k}={v}" for k, v in resolved.items() if v != defaults[k]]
+    label = f"{spec} ({', '.join(changed)})" if changed else spec
+    return LoadedModel(model, label, entry, resolved)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -284,6 +284,19 @@ def test_spikingjelly_zoo_defaults(monkeypatch):
     assert spy.model.layer1[0].cnf == "IAND"
 
 
+def test_zoo_model_that_bakes_in_its_timesteps():
+    result = invoke("profile", "dynapcnn_nmnist", "-T", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["timesteps"] == 3 and data["samples"] == 1 and data["input_shape"] == [2, 34, 34]
+    first = data["layers"][0]
+    assert first["dense_macs"] == 3 * 8 * 34 * 34 * (2 * 9)  # three steps of a bias-free 3×3 conv
+    assert 0 < first["input_event_rate"] < 1  # Poisson spikes, the zoo entry's encoding
+    label = json.loads(invoke("profile", "sew_resnet18", "--kwarg", "cnf=IAND", "-T", "1", "--input-shape", "3,16,16",
+                              "--format", "json").stdout)["model"]  # fmt: skip
+    assert label == "sew_resnet18 (cnf=IAND)"
+
+
 def test_options_reach_profile(monkeypatch):
     spy = Spy(run=True)
     monkeypatch.setattr(profile_command, "profile", spy)
