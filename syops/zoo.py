@@ -186,6 +186,26 @@ for _module, _arch, _extra in (
     )
 
 
+def _dsnn18(**kwargs: Any) -> nn.Module:
+    from .models.dsnn import dsnn18
+
+    return dsnn18(**kwargs)
+
+
+register(
+    ZooEntry(
+        "dsnn18",
+        _dsnn18,
+        (3, 224, 224),
+        "DSNN-18 (auxiliary accumulation pathway, IAND shortcuts), IF neurons, multi-step; written in syops",
+        "spikingjelly",
+        timesteps=4,
+        time_layout="TB",
+        note="IF neurons",
+    )
+)
+
+
 def calibrate_batchnorm(model: nn.Module, sample: torch.Tensor, reset: Callable[[nn.Module], None]) -> nn.Module:
     """Set every BatchNorm's running statistics to those of ``sample`` (one forward pass in train mode),
     then ``reset`` the neurons. A randomly initialised deep SNN is otherwise silent: its small random
@@ -356,6 +376,7 @@ ZOO_TABLE: tuple[ZooRow, ...] = (
     ZooRow("spiking_resnet34", "spiking_resnet34"),
     ZooRow("sew_resnet18 (ADD)", "sew_resnet18", {"cnf": "ADD"}),
     ZooRow("sew_resnet18 (IAND)", "sew_resnet18", {"cnf": "IAND"}),
+    ZooRow("dsnn18", "dsnn18"),
     ZooRow("spiking_vgg11", "spiking_vgg11"),
     ZooRow("spikformer_block", "spikformer_block"),
     ZooRow("dynapcnn_nmnist", "dynapcnn_nmnist", dynapcnn=True),
@@ -384,6 +405,31 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 BEGIN_MARK = "<!-- syops zoo: begin generated table -->"
 END_MARK = "<!-- syops zoo: end generated table -->"
+
+# syops-counter's published figures (its README, v0.0.5: ImageNet-trained weights, 224×224 validation
+# images, T = 4): (its name, the zoo table row syops compares it with, ACs (G), MACs (G), energy (mJ)).
+SYOPS_COUNTER_FIGURES: tuple[tuple[str, str, str, str, str], ...] = (
+    ("spiking_resnet18", "spiking_resnet18", "0.10", "0.14", "0.734"),
+    ("sew_resnet18", "sew_resnet18 (ADD)", "0.50", "2.75", "13.10"),
+    ("DSNN18 (AAP)", "dsnn18", "1.69", "0.20", "2.44"),
+    ("resnet18", "resnet18", "0.00", "1.82", "8.372"),
+)
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "Model",
+    "syops-counter ACs (G)",
+    "syops-counter MACs (G)",
+    "syops-counter energy (mJ)",
+    "syops ACs (G)",
+    "syops MACs (G)",
+    "syops SynOps (G)",
+    "syops energy (mJ)",
+    "syops mean spike rate",
+)
+COMPARISON_BEGIN_MARK = "<!-- syops zoo: begin syops-counter comparison -->"
+COMPARISON_END_MARK = "<!-- syops zoo: end syops-counter comparison -->"
+# Numeric cells may differ this much (relative) and still count as up to date: the last of four
+# significant digits, where a float32 threshold crossing flips on another CPU's instruction set.
+CHECK_TOLERANCE = 2e-3
 
 
 def select_rows(names: Iterable[str] | None) -> list[ZooRow]:
@@ -471,14 +517,78 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_table(rows: Sequence[Mapping[str, str]]) -> str:
-    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|"]
-    lines += ["| " + " | ".join(row[c] for c in TABLE_COLUMNS) + " |" for row in rows]
+def render_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str] = TABLE_COLUMNS) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def _generated_block(rows: Sequence[Mapping[str, str]]) -> str:
     return f"{BEGIN_MARK}\n{render_table(rows)}{END_MARK}\n"
+
+
+def comparison_rows(cells: Mapping[str, Mapping[str, str]]) -> list[dict[str, str]]:
+    """syops-counter's published figures beside syops' cells of the same architectures (rows whose zoo
+    row is in ``cells``, by label)."""
+    rows = []
+    for name, label, acs, macs, energy in SYOPS_COUNTER_FIGURES:
+        ours = cells.get(label)
+        if ours is None:
+            continue
+        rows.append(
+            {
+                "Model": f"{name} (syops: {label})" if label != name else name,
+                "syops-counter ACs (G)": acs,
+                "syops-counter MACs (G)": macs,
+                "syops-counter energy (mJ)": energy,
+                "syops ACs (G)": ours["ACs (G)"],
+                "syops MACs (G)": ours["MACs (G)"],
+                "syops SynOps (G)": ours["SynOps (G)"],
+                "syops energy (mJ)": ours[f"Energy (mJ, {TABLE_ENERGY})"],
+                "syops mean spike rate": ours["Mean spike rate"],
+            }
+        )
+    return rows
+
+
+def _comparison_block(cells: Mapping[str, Mapping[str, str]]) -> str:
+    table = render_table(comparison_rows(cells), COMPARISON_COLUMNS)
+    return f"{COMPARISON_BEGIN_MARK}\n{table}{COMPARISON_END_MARK}\n"
+
+
+DOCUMENT_COMPARISON = """
+## syops-counter's published figures beside syops'
+
+syops-counter's README lists four ImageNet models; the same architectures from syops' zoo are below
+(DSNN-18 rebuilt from its paper's description, see `syops/models/dsnn.py`). The two sets of numbers are not
+expected to agree, and each difference has a reason:
+
+1. **Weights and data.** syops-counter measured ImageNet-trained networks on validation images; the zoo
+   uses random weights and one random image, so spike rates, and with them every event-driven count,
+   differ. These rows compare how each tool counts an architecture, not trained accuracy-matched costs.
+2. **The first layer.** syops-counter's spiking ResNet samples run the 7×7 stem convolution once and
+   repeat its output over T = 4 steps, so their MACs (0.14 G, 0.20 G) are about one pass of the stem
+   (0.118 G). spikingjelly's multi-step models, profiled here, convolve each of the T copies: 4 × 0.118 G
+   dense MACs, as the direct encoding computes them. syops-counter's spiking ResNet also uses LIF neurons
+   where the zoo's default is IF (`syops profile spiking_resnet18 --neuron LIF` profiles that variant).
+3. **Counting method.** syops-counter counts a layer's ACs as its dense operation count × its input's
+   firing rate, and treats an input as spikes only when its values are within {0, 1} (read with
+   `unique()` on every call). syops sums each event's exact, border-aware fan-out. The integer {0, 1, 2}
+   outputs of SEW ADD connections are dense to syops-counter (its sew_resnet18 has 2.75 G MACs); syops
+   counts them as events.
+4. **Neuron updates.** syops-counter adds each neuron's input elements as ACs (times the input's rate)
+   and, for LIF neurons, as MACs too; syops counts one update per neuron and time step, an AC for IF and
+   a MAC for leaky neurons (`count_neuron_updates=False` leaves them out).
+5. **Functional operations.** syops-counter does not see residual additions, SEW / IAND connections or
+   the accumulation pathway's additions; syops counts each once (752,640 additions in ResNet-18).
+6. **Per sample.** syops-counter divides by the number of samples its batch counter saw, a figure that
+   its DataLoader loop and its random-input path compute differently; syops divides every count by the
+   samples actually profiled.
+
+How each of these plays out on one model, against syops-counter 0.0.5 itself, is measured in
+[docs/how-syops-counts.md](docs/how-syops-counts.md).
+
+"""
 
 
 DOCUMENT_HEAD = f"""# syops model zoo
@@ -500,15 +610,17 @@ Per-sample costs of the models in syops' zoo, generated by `syops zoo` and check
 
 
 def render_document(rows: Sequence[Mapping[str, str]]) -> str:
-    """A whole model_zoo_results.md: the explanation and the generated table."""
-    return f"{DOCUMENT_HEAD}\n{_generated_block(rows)}"
+    """A whole model_zoo_results.md: the explanation, the generated table and the syops-counter
+    comparison derived from it."""
+    cells = {row["Model"]: row for row in rows}
+    return f"{DOCUMENT_HEAD}\n{_generated_block(rows)}{DOCUMENT_COMPARISON}{_comparison_block(cells)}"
 
 
-def parse_table(text: str) -> dict[str, dict[str, str]]:
+def parse_table(text: str, marks: tuple[str, str] = (BEGIN_MARK, END_MARK)) -> dict[str, dict[str, str]]:
     """The generated table of a document (between the markers), as cells by row label and column."""
-    block = _between_marks(text)
+    block = _between_marks(text, marks)
     if block is None:
-        raise SyopsError(f"no generated table found (expected the lines {BEGIN_MARK} and {END_MARK})")
+        raise SyopsError(f"no generated table found (expected the lines {marks[0]} and {marks[1]})")
     lines = [line for line in block.splitlines() if line.strip().startswith("|")]
     if len(lines) < 2:
         return {}
@@ -526,11 +638,11 @@ def _split_row(line: str) -> list[str]:
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
 
 
-def _between_marks(text: str) -> str | None:
-    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+def _between_marks(text: str, marks: tuple[str, str] = (BEGIN_MARK, END_MARK)) -> str | None:
+    start, end = text.find(marks[0]), text.find(marks[1])
     if start < 0 or end < start:
         return None
-    return text[start + len(BEGIN_MARK) : end]
+    return text[start + len(marks[0]) : end]
 
 
 def update_document(existing: str | None, fresh: Sequence[Mapping[str, str]]) -> str:
@@ -544,8 +656,14 @@ def update_document(existing: str | None, fresh: Sequence[Mapping[str, str]]) ->
     rows = [by_label.get(label) or _complete(old[label]) for label in labels]
     start = existing.index(BEGIN_MARK)
     end = existing.index(END_MARK) + len(END_MARK)
-    tail = existing[end:]
-    return existing[:start] + _generated_block(rows).rstrip("\n") + tail
+    document = existing[:start] + _generated_block(rows).rstrip("\n") + existing[end:]
+    cells = {row["Model"]: row for row in rows}
+    comparison = _comparison_block(cells).rstrip("\n")
+    if _between_marks(document, (COMPARISON_BEGIN_MARK, COMPARISON_END_MARK)) is None:
+        return document.rstrip("\n") + "\n" + DOCUMENT_COMPARISON + comparison + "\n"
+    start = document.index(COMPARISON_BEGIN_MARK)
+    end = document.index(COMPARISON_END_MARK) + len(COMPARISON_END_MARK)
+    return document[:start] + comparison + document[end:]
 
 
 def _complete(row: Mapping[str, str]) -> dict[str, str]:
@@ -568,9 +686,32 @@ def stale_cells(existing: str, fresh: Sequence[Mapping[str, str]], *, all_rows: 
             continue
         for column in TABLE_COLUMNS[1:]:
             have = old[label].get(column, "")
-            if have != row[column]:
+            if not _same_cell(have, row[column]):
                 differences.append(f"{label} / {column}: file has {have!r}, recomputed {row[column]!r}")
+    expected = parse_table(update_document(existing, fresh), (COMPARISON_BEGIN_MARK, COMPARISON_END_MARK))
+    marks = (COMPARISON_BEGIN_MARK, COMPARISON_END_MARK)
+    written = parse_table(existing, marks) if _between_marks(existing, marks) is not None else {}
+    for label, cells in expected.items():
+        for column in COMPARISON_COLUMNS[1:]:
+            have = written.get(label, {}).get(column, "")
+            if not _same_cell(have, cells[column]):
+                differences.append(f"comparison {label} / {column}: file has {have!r}, recomputed {cells[column]!r}")
     return differences
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell.rstrip("×%"))
+    except ValueError:
+        return None
+
+
+def _same_cell(have: str, fresh: str) -> bool:
+    """Equal text, or numbers within CHECK_TOLERANCE of each other."""
+    if have == fresh:
+        return True
+    a, b = _number(have), _number(fresh)
+    return a is not None and b is not None and abs(a - b) <= CHECK_TOLERANCE * max(abs(a), abs(b))
 
 
 __all__ = [

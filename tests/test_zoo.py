@@ -147,3 +147,58 @@ def test_spikformer_block_spikes_after_calibration():
     rates = [layer.output_spike_rate for layer in report.layers if layer.output_spike_rate is not None]
     assert len(rates) >= 8 and all(0 < rate < 1 for rate in rates[:4])  # the stem's neurons all fire
     assert report.layer("blocks.0.attn", "matmul").synops > 0  # attention over spikes: events, not MACs
+
+
+def _fake_cells(label: str, acs: str) -> dict[str, str]:
+    cells = {column: "-" for column in zoo.TABLE_COLUMNS}
+    cells.update({"Model": label, "ACs (G)": acs, "MACs (G)": "0.5", "SynOps (G)": "0.4"})
+    cells.update({f"Energy (mJ, {zoo.TABLE_ENERGY})": "2.0", "Mean spike rate": "9.00%"})
+    return cells
+
+
+def test_syops_counter_comparison_is_derived_from_the_table():
+    rows = [_fake_cells("spiking_resnet18", "0.5471"), _fake_cells("resnet18", "0")]
+    document = zoo.render_document(rows)
+    marks = (zoo.COMPARISON_BEGIN_MARK, zoo.COMPARISON_END_MARK)
+    comparison = zoo.parse_table(document, marks)
+    assert list(comparison) == ["spiking_resnet18", "resnet18"]  # only rows the table holds
+    row = comparison["spiking_resnet18"]
+    assert (row["syops-counter ACs (G)"], row["syops-counter MACs (G)"], row["syops-counter energy (mJ)"]) == (
+        "0.10",
+        "0.14",
+        "0.734",
+    )
+    assert row["syops ACs (G)"] == "0.5471" and row["syops mean spike rate"] == "9.00%"
+    assert zoo.stale_cells(document, rows) == []
+    # a hand edit of the comparison is stale; recomputing a table row updates the comparison too
+    edited = document.replace("| 0.5471 | 0.5 | 0.4 | 2.0 | 9.00% |", "| 0.9999 | 0.5 | 0.4 | 2.0 | 9.00% |")
+    assert zoo.stale_cells(edited, rows) == [
+        "comparison spiking_resnet18 / syops ACs (G): file has '0.9999', recomputed '0.5471'"
+    ]
+    updated = zoo.update_document(document, [_fake_cells("spiking_resnet18", "0.6")])
+    assert zoo.parse_table(updated, marks)["spiking_resnet18"]["syops ACs (G)"] == "0.6"
+    # a document written before the comparison existed gets it appended
+    legacy = document[: document.index("\n## syops-counter")] + "\n"
+    assert zoo.COMPARISON_BEGIN_MARK in zoo.update_document(legacy, rows)
+
+
+def test_check_tolerates_only_the_last_digit():
+    rows = [_fake_cells("resnet18", "1.823")]
+    document = zoo.render_document(rows)
+    assert zoo.stale_cells(document, [_fake_cells("resnet18", "1.824")]) == []  # 0.05 %: a flipped spike
+    assert zoo.stale_cells(document, [_fake_cells("resnet18", "1.83")]) != []  # 0.4 %: stale
+
+
+def test_dsnn18_counts_its_accumulation_pathway():
+    entry = zoo.get("dsnn18")
+    model = entry.make()
+    report = syops.profile(model, (3, 64, 64), timesteps=2, time_layout="TB")
+    rows = {(r.name, r.type): r for r in report.layers}
+    # every block adds its spikes to the running sum and applies an IAND shortcut: x · (1 - s)
+    for index in range(8):
+        assert ("blocks." + str(index), "add") in rows and ("blocks." + str(index), "mul") in rows
+        assert rows[("blocks." + str(index), "sub")].calls == 1
+    # the accumulated sum of spikes is integer-valued until a ReLU'd BatchNorm makes it dense
+    first = rows[("blocks.0", "add")]
+    assert first.input_event_rate is not None and first.acs == first.dense_macs
+    assert report.totals["params"] == n_params(model)

@@ -1,0 +1,1 @@
+"""Model definitions the zoo needs that no installed package provides."""
