@@ -11,7 +11,7 @@ import click
 import torch
 from torch import nn
 
-from syops import SyopsError, profile, resolve_energy, zoo
+from syops import SyopsError, profile, resolve_energy
 from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS
 
@@ -230,7 +230,7 @@ def _ignore_types(model: nn.Module, names: tuple[str, ...]) -> list[type]:
 def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt: str, debug: bool) -> None:
     """Notes on stderr, one line each: the report's (already under a table), the leaf modules nothing
     counted, and warnings raised while building and profiling."""
-    uncounted = zoo.uncounted_leaves(model, report.unsupported)
+    uncounted = report.unsupported
     if fmt != "table":
         for message in report.notes:
             note(message)

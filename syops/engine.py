@@ -27,8 +27,6 @@ from .rules import OP_RULES, Rule, RuleContext, find_module_rule
 from .state import ModelSnapshot
 
 Kind = Literal["counted", "zero", "ignored"]
-# nn containers never hold arithmetic of their own; everything else without a rule is reported.
-_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
 class ForwardError(SyopsError):
@@ -241,7 +239,9 @@ class CountingSession:
         return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
 
     def _note_unsupported(self, info: ModuleInfo) -> None:
-        if isinstance(info.module, _CONTAINERS) or info.module is self.model:
+        """A leaf module without a rule: its arithmetic is seen only through the functional ops syops
+        knows. (A module with children is counted through them and through its ops.)"""
+        if next(info.module.children(), None) is not None or info.module is self.model:
             return
         if info.type_name not in self.unsupported:
             self.unsupported.append(info.type_name)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import SyopsError
+from .rules._util import first_tensor
 
 TimeLayout = Literal["TB", "BT", "loop"]
 TIME_LAYOUTS: tuple[str, ...] = ("TB", "BT", "loop")
@@ -57,22 +58,6 @@ def _to_model(value: Any, device: torch.device, dtype: torch.dtype) -> Any:
     return value
 
 
-def _first_tensor(value: Any) -> Tensor | None:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            found = _first_tensor(v)
-            if found is not None:
-                return found
-    if isinstance(value, Mapping):
-        for v in value.values():
-            found = _first_tensor(v)
-            if found is not None:
-                return found
-    return None
-
-
 def _batch_dim(layout: TimeLayout | None) -> int:
     return 1 if layout in ("TB", "loop") else 0
 
@@ -106,6 +91,11 @@ class InputPlan:
             raise SyopsError(f"unknown time layout {time_layout!r}; expected one of {', '.join(TIME_LAYOUTS)}")
         if input_encoding is not None and input_encoding not in ENCODINGS:
             raise SyopsError(f"unknown input encoding {input_encoding!r}; expected one of {', '.join(ENCODINGS)}")
+        if input_encoding is not None and time_layout is None:
+            raise SyopsError(
+                f"input_encoding={input_encoding!r} presents a static input over time steps: give time_layout "
+                "('TB', 'BT' or 'loop') and timesteps too"
+            )
         if timesteps is not None and (not isinstance(timesteps, int) or timesteps < 1):
             raise SyopsError(f"timesteps must be a positive integer, got {timesteps!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -197,7 +187,7 @@ class InputPlan:
             args = (self._encode(args[0].cpu() if self.encoding == "poisson" else args[0]), *args[1:])
         args = _to_model(args, self.device, self.dtype)
         kwargs = _to_model(kwargs, self.device, self.dtype)
-        primary = _first_tensor((args, kwargs))
+        primary = first_tensor((args, kwargs))
         self._check_timesteps(primary)
         samples, sample_shape = self._samples(primary)
         steps = None
@@ -216,9 +206,10 @@ class InputPlan:
             )
         t = int(primary.shape[time_dim])
         if self.timesteps is not None and t != self.timesteps:
+            hint = "" if self.encoding else " (static frames? give input_encoding='direct' or 'poisson')"
             raise SyopsError(
                 f"time layout {self.time_layout} with timesteps={self.timesteps} expects dimension {time_dim} of "
-                f"the input to be {self.timesteps}, got shape {list(primary.shape)}"
+                f"the input to be {self.timesteps}, got shape {list(primary.shape)}{hint}"
             )
         self.timesteps = t
 

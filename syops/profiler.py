@@ -174,8 +174,9 @@ def _progress(enabled: bool, total: int | None):
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=Console(file=sys.stderr),
+                console=(console := Console(file=sys.stderr)),
                 transient=True,
+                disable=not console.is_terminal,  # in a pipe or a log a bar only leaves blank lines
             )
             self.progress.__enter__()
             self.task = self.progress.add_task("batches", total=total)
@@ -197,8 +198,11 @@ def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str,
     for index, row in enumerate(rows):
         first_row_of.setdefault(row.name, index)
         if not row.is_op and row.info is not None and row.info.kind is not None:
+            # A rule whose child modules count themselves (a neuron's recurrent Linear) leaves their
+            # parameters to their own rows.
+            own_only = row.info.rule is not None and row.info.rule.children
             total = 0
-            for p in row.info.module.parameters():
+            for p in row.info.module.parameters(recurse=not own_only):
                 if id(p) not in assigned:
                     assigned.add(id(p))
                     total += p.numel()

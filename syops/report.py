@@ -83,6 +83,7 @@ class Report:
     layers: list[LayerStats]
     count_neuron_updates: bool = True
     notes: list[str] = field(default_factory=list)
+    # Leaf module types without a counting rule: only the torch ops they call are counted.
     unsupported: list[str] = field(default_factory=list)
     syops_version: str = __version__
     per_timestep_view: bool = False

@@ -487,9 +487,8 @@ def table_cells(row: ZooRow, *, seed: int = TABLE_SEED) -> dict[str, str]:
         else:
             problems = fit.violations + [v for layer in fit.layers for v in layer.violations]
             notes.append(f"does not fit DYNAP-CNN: {problems[0]}")
-    uncounted = uncounted_leaves(model, report.unsupported)
-    if uncounted:
-        notes.append("no rule for " + ", ".join(uncounted))
+    if report.unsupported:
+        notes.append("no rule for " + ", ".join(report.unsupported))
     values = (
         row.label,
         "×".join(map(str, entry.input_shape)),
@@ -504,13 +503,6 @@ def table_cells(row: ZooRow, *, seed: int = TABLE_SEED) -> dict[str, str]:
         "; ".join(notes),
     )
     return {column: _cell(value) for column, value in zip(TABLE_COLUMNS, values, strict=True)}
-
-
-def uncounted_leaves(model: nn.Module, unsupported: Iterable[str]) -> list[str]:
-    """The types among ``unsupported`` (modules without a counting rule) that have no children. A
-    container without a rule (a ResNet block) is fully counted through its children and its ops."""
-    leaves = {type(m).__name__ for m in model.modules() if next(m.children(), None) is None}
-    return [name for name in unsupported if name in leaves]
 
 
 def _cell(text: str) -> str:
@@ -730,6 +722,5 @@ __all__ = [
     "select_rows",
     "stale_cells",
     "table_cells",
-    "uncounted_leaves",
     "update_document",
 ]

@@ -99,6 +99,8 @@ def test_wrong_input_shape_names_the_layer():
         ({"input_res": (3, 4), "energy": "7nm"}, "unknown energy model"),
         ({"input_res": (3, 4), "ignore_modules": ["BatchNorm2d"]}, "module classes"),
         ({"dataloader": []}, "DataLoader is empty"),
+        ({"input_res": (3, 4), "input_encoding": "poisson"}, "give time_layout"),
+        ({"inputs": torch.zeros(2, 4), "timesteps": 3, "time_layout": "TB"}, "static frames"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(kwargs, match):
@@ -141,15 +143,21 @@ def test_ops_are_attributed_to_the_innermost_module():
         def forward(self, x):
             return self.fc(x) + x
 
-    net = nn.Sequential(Block(), nn.Sequential(Block()))
+    class Swish(nn.Module):  # a leaf without a rule: only the ops it calls are counted
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    net = nn.Sequential(Block(), nn.Sequential(Block()), Swish())
     report = syops.profile(net, (3,))
     assert [(r.name, r.type) for r in report.layers] == [
         ("0.fc", "Linear"),
         ("0", "add"),
         ("1.0.fc", "Linear"),
         ("1.0", "add"),
+        ("2", "sigmoid"),
+        ("2", "mul"),
     ]
-    assert report.unsupported == ["Block"]
+    assert report.unsupported == ["Swish"]  # Block has children: it is counted through them
 
 
 def test_ignore_and_custom_rules_and_shared_parameters():

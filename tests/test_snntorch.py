@@ -102,6 +102,10 @@ def test_recurrent_and_lstm_neurons_count_their_children():
     dense_hh_steps = sum(1 for h in cell_h if not bool((h == h.round()).all()))
     assert cell.macs == pytest.approx((dense_hh_steps * (4 * 5 * 5 + 4 * 5) + T * 10 * 5) * B / B)
     assert report.layer("rlif").neuron_update_macs == T * 8
+    # parameters: each child's on its own row, the neuron keeps its own (threshold, beta) only
+    assert rec.params == 8 * 8 + 8 and cell.params == sum(p.numel() for p in net.slstm.lstm_cell.parameters())
+    assert report.layer("rlif").params == sum(p.numel() for p in net.rlif.parameters(recurse=False))
+    assert report.totals["params"] == sum(p.numel() for p in net.parameters())
     assert report.layer("slstm").neuron_updates == T * 5 and report.layer("slstm").neuron_update_macs == 0
 
 
