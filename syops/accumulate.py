@@ -1,21 +1,29 @@
 """Turning the terms that rules return into counts.
 
 Each row of the report (a module, or an op attributed to a module) owns slots: one per distinct set of
-shape-derived constants. A slot keeps a Python call count and a 4-vector on the model's device:
-(event calls, synops, input events, input event elements). Evaluating a term launches a handful of
-small kernels and never reads a value back; ``read_all`` brings every slot to the host in one copy.
+shape-derived constants (dense MACs, event-time ACs, operand size). A call adds its figures to the
+slot's device accumulator (counted only when the operands were event tensors) with a few small kernels
+and reads nothing back; ``read_all`` brings every accumulator to the host in one copy: one
+synchronisation per profile.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from .events import SpikeMode, abs_column_sums, accumulator_dtype, event_stats
+from .events import EXACT_FLOAT32, SpikeMode, accumulator_dtype, column_events, event_stats
 from .terms import Elementwise, Fixed, Neuron, Product, Synaptic, Term
+
+# Accumulator fields of a slot (all summed over calls).
+_EVENT_CALLS, _SYNOPS, _EVENTS, _INEXACT = range(4)
+_FOLD = 4096  # pending calls folded into the accumulator at once
+_RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
 
 
 @dataclass
@@ -34,14 +42,35 @@ class Counts:
     spikes: float = 0.0
     neurons: int | None = None
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
+    inexact: bool = False  # a float32 column sum passed 2**24 somewhere (relative error below 1e-7)
 
 
 @dataclass
 class _Slot:
     dense_macs: float
     event_acs: float  # ACs per event call on top of synops (bias adds, elementwise ops)
+    event_elems: int  # operand elements of one call
+    scale: float | None  # uniform fan-out: synops = events × scale (added on the host)
+    index: int  # row of the evaluator's accumulator
     calls: int = 0
-    acc: Tensor | None = None
+    # A product of two activations classifies each operand on its own: [event calls, synops, events,
+    # event elements], accumulated at once (products are few).
+    product: Tensor | None = None
+
+
+@dataclass
+class _Pending:
+    """Per-call figures not yet folded into the accumulator, as 0-d device tensors (no kernel launched
+    to add them up until the fold)."""
+
+    slots: list[int] = field(default_factory=list)
+    offs: list[Tensor] = field(default_factory=list)  # zero iff the call's operands were event tensors
+    synops: list[Tensor] = field(default_factory=list)  # events × fan-out map (zero for a uniform fan-out)
+    events: list[Tensor] = field(default_factory=list)
+    maxima: list[Tensor] = field(default_factory=list)  # largest float32 column sum of the call
+
+    def __len__(self) -> int:
+        return len(self.slots)
 
 
 @dataclass
@@ -49,8 +78,8 @@ class _NeuronSlot:
     neurons: int
     updates: int
     leaky: bool
+    spike_map: Tensor  # spikes per neuron, summed over calls, batch and time
     calls: int = 0
-    spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
 
 
 @dataclass
@@ -72,8 +101,41 @@ class Evaluator:
         self._one = torch.ones((), dtype=self.dtype, device=device)
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
+        # Column sums of recent neuron outputs, by tensor id: the next layer usually reads the same
+        # spikes (often through a view), and then reuses them instead of reading the tensor again.
+        self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
+        self._slots: list[_Slot] = []
+        self._acc = torch.zeros(0, 4, dtype=self.dtype, device=device)  # one row per slot
+        self._pending = _Pending()
 
-    # -- per-call ---------------------------------------------------------------------------------
+    def new_batch(self) -> None:
+        self._recent.clear()
+
+    def _remember(self, x: Tensor, off: Tensor | None, col: Tensor, width: int) -> None:
+        self._recent[id(x)] = (weakref.ref(x), x._version, off, col, width)
+        if len(self._recent) > _RECENT:  # a residual branch reads spikes a few layers later, not more
+            self._recent.popitem(last=False)
+
+    def _column_events(self, x: Tensor, width: int) -> tuple[Tensor | None, Tensor]:
+        """``column_events`` of ``x``, from a remembered neuron output when ``x`` is it (or a view of
+        all of it, in the same order) and unchanged since."""
+        base = x if x._base is None else x._base
+        entry = self._recent.get(id(base))
+        if entry is not None:
+            ref, version, off, col, seen_width = entry
+            same = (
+                ref() is base
+                and base._version == version
+                and x.numel() == base.numel()
+                and x.data_ptr() == base.data_ptr()
+                and x.is_contiguous()
+                and base.is_contiguous()
+            )
+            if same and seen_width % width == 0:
+                return off, col if seen_width == width else col.view(-1, width).sum(0)
+        return column_events(x, self.mode, width)
+
+    # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:
         for term in terms:
             if isinstance(term, Synaptic):
@@ -91,51 +153,108 @@ class Evaluator:
             else:
                 raise TypeError(f"a counting rule returned {type(term).__name__}, not a syops term")
 
-    def _slot(self, row: RowAccumulator, key: tuple, dense: float, event_acs: float) -> _Slot:
+    def _slot(
+        self, row: RowAccumulator, key: tuple, dense: float, event_acs: float, elems: int, scale: float | None = None
+    ) -> _Slot:
         slot = row.slots.get(key)
         if slot is None:
-            slot = _Slot(dense, event_acs, acc=torch.zeros(4, dtype=self.dtype, device=self.device))
+            slot = _Slot(dense, event_acs, elems, scale, len(self._slots))
+            self._slots.append(slot)
             row.slots[key] = slot
         slot.calls += 1
         return slot
 
-    def _stats(self, x: Tensor, fanout=None) -> tuple[Tensor, Tensor, Tensor]:
-        if x.device != self.device:
-            x = x.to(self.device)
-        return event_stats(x, self.mode, fanout)
+    def _local(self, x: Tensor) -> Tensor:
+        return x if x.device == self.device else x.to(self.device)
+
+    def _add(self, slot: _Slot, off: Tensor | None, synops: Tensor, events: Tensor, largest: Tensor) -> None:
+        """Record one call; its event-call figures count only if its operands were event tensors."""
+        pending = self._pending
+        pending.slots.append(slot.index)
+        pending.offs.append(self._zero if off is None else off)
+        pending.synops.append(synops)
+        pending.events.append(events)
+        pending.maxima.append(largest)
+        if len(pending) >= _FOLD:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Add every pending call to the accumulator: a dozen kernels for any number of calls."""
+        pending = self._pending
+        if len(self._slots) > self._acc.shape[0]:
+            grown = torch.zeros(len(self._slots), 4, dtype=self.dtype, device=self.device)
+            grown[: self._acc.shape[0]] = self._acc
+            self._acc = grown
+        if not len(pending):
+            return
+        is_event = (torch.stack(pending.offs) == 0).to(self.dtype)
+        values = torch.stack(
+            (
+                is_event,
+                torch.stack(pending.synops).to(self.dtype) * is_event,
+                torch.stack(pending.events).to(self.dtype) * is_event,
+                (torch.stack(pending.maxima) >= EXACT_FLOAT32).to(self.dtype),
+            ),
+            dim=1,
+        )
+        index = torch.tensor(pending.slots, dtype=torch.int64).to(self.device, non_blocking=True)
+        self._acc.index_add_(0, index, values)
+        self._pending = _Pending()
 
     def _synaptic(self, row: RowAccumulator, t: Synaptic) -> None:
-        is_event, events, weighted = self._stats(t.x, t.fanout)
-        slot = self._slot(row, ("syn", t.dense_macs, t.bias_adds, t.x.numel()), t.dense_macs, t.bias_adds)
-        vec = torch.stack((self._one, weighted, events, self._one * t.x.numel()))
-        slot.acc += torch.where(is_event, vec, self._zero)
+        x = self._local(t.x)
+        fanout_map = t.fanout if isinstance(t.fanout, Tensor) else None
+        scale = None if fanout_map is not None else float(t.fanout)
+        key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale)
+        slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale)
+        if x.numel() == 0:
+            self._add(slot, None, self._zero, self._zero, self._zero)
+            return
+        width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
+        off, col = self._column_events(x, width)
+        col64 = col.to(self.dtype)
+        synops = torch.dot(col64, fanout_map.reshape(-1).to(self.dtype)) if fanout_map is not None else self._zero
+        self._add(slot, off, synops, col64.sum(), col.amax())
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
-        numel = sum(x.numel() for x in t.operands)
-        slot = self._slot(row, ("elt", t.ops, numel), t.ops, t.ops)
+        operands = [self._local(x) for x in t.operands if x.numel()]
+        numel = sum(x.numel() for x in operands)
+        slot = self._slot(row, ("elt", t.ops, numel), t.ops, t.ops, numel)
         if not t.operands:
-            return  # no visible operand: dense by construction
-        is_event = None
-        events = self._zero
-        for x in t.operands:
-            ev, ev_sum, _ = self._stats(x)
-            is_event = ev if is_event is None else is_event & ev
-            events = events + ev_sum
-        vec = torch.stack((self._one, self._zero, events, self._one * numel))
-        slot.acc += torch.where(is_event, vec, self._zero)
+            self._add(slot, self._one, self._zero, self._zero, self._zero)  # nothing visible: dense
+            return
+        offs: list[Tensor] = []
+        events: list[Tensor] = []
+        maxima: list[Tensor] = []
+        for x in operands:
+            # one column: the total (a view of all of x), the cheapest reduction
+            off, col = self._column_events(x, 1)
+            if off is not None:
+                offs.append(off)
+            events.append(col.sum(dtype=self.dtype))
+            maxima.append(col.amax())
+        if len(events) > 1:
+            # several operands: events iff every one is an event tensor
+            offs = [torch.stack(offs).sum()] if offs else []
+            events = [torch.stack(events).sum()]
+            maxima = [torch.stack(maxima).amax()]
+        self._add(
+            slot,
+            offs[0] if offs else None,
+            self._zero,
+            events[0] if events else self._zero,
+            maxima[0] if maxima else self._zero,
+        )
 
     def _product(self, row: RowAccumulator, t: Product) -> None:
-        slot = self._slot(
-            row, ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None), t.dense_macs, t.bias_adds
-        )
-        if t.a is not None:
-            ev_a, events_a, _ = self._stats(t.a)
-        else:
-            ev_a, events_a = self._false, self._zero
-        if t.b is not None:
-            ev_b, events_b, _ = self._stats(t.b)
-        else:
-            ev_b, events_b = self._false, self._zero
+        key = ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None)
+        slot = self._slot(row, key, t.dense_macs, t.bias_adds, 0)
+        if slot.product is None:
+            slot.product = torch.zeros(4, dtype=self.dtype, device=self.device)
+        a = self._local(t.a) if t.a is not None else None
+        b = self._local(t.b) if t.b is not None else None
+        ev_a, events_a = (event_stats(a, self.mode)[:2]) if a is not None else (self._false, self._zero)
+        ev_b, events_b = (event_stats(b, self.mode)[:2]) if b is not None else (self._false, self._zero)
         synops = self._zero
         is_event = self._false
         # Preference order: both sides events (exact pairs) > a's events > b's events.
@@ -145,62 +264,66 @@ class Evaluator:
         if t.a_fanout is not None:
             synops = torch.where(ev_a, events_a * t.a_fanout, synops)
             is_event = is_event | ev_a
-        if t.pairs is not None and t.a is not None and t.b is not None:
+        if t.pairs is not None and a is not None and b is not None:
             both = ev_a & ev_b
-            pairs = t.pairs(t.a.abs(), t.b.abs()).to(self.dtype)
-            synops = torch.where(both, pairs, synops)
+            synops = torch.where(both, t.pairs(a.abs(), b.abs()).to(self.dtype), synops)
             is_event = is_event | both
-        a_numel = t.a.numel() if t.a is not None else 0
-        b_numel = t.b.numel() if t.b is not None else 0
         fa, fb = ev_a.to(self.dtype), ev_b.to(self.dtype)
+        a_numel = a.numel() if a is not None else 0
+        b_numel = b.numel() if b is not None else 0
         vec = torch.stack((self._one, synops, fa * events_a + fb * events_b, fa * a_numel + fb * b_numel))
-        slot.acc += torch.where(is_event, vec, self._zero)
+        slot.product += torch.where(is_event, vec, self._zero)
 
     def _neuron(self, row: RowAccumulator, t: Neuron) -> None:
         key = (t.neurons, t.updates, t.leaky)
         slot = row.neuron_slots.get(key)
         if slot is None:
-            slot = _NeuronSlot(
-                t.neurons, t.updates, t.leaky, spike_map=torch.zeros(t.neurons, dtype=self.dtype, device=self.device)
-            )
+            spike_map = torch.zeros(t.neurons, dtype=self.dtype, device=self.device)
+            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, spike_map)
             row.neuron_slots[key] = slot
         slot.calls += 1
-        out = t.output if t.output.device == self.device else t.output.to(self.device)
-        slot.spike_map += abs_column_sums(out, t.neurons)
+        # One call's spikes per neuron are at most rows × the largest spike count: float32 is exact.
+        output = self._local(t.output)
+        off, col = column_events(output, self.mode, t.neurons)
+        slot.spike_map += col
+        self._remember(output, off, col, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------
     def read_all(self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None) -> tuple[list[Counts], list]:
         """Host counts of every row, and the values of ``extra`` device scalars, in one transfer."""
         rows = list(rows)
-        device_values: list[Tensor] = []
+        self._fold()
+        device_values: list[Tensor] = [self._acc.reshape(-1)]
         for row in rows:
             for slot in row.slots.values():
-                device_values.append(slot.acc)
+                if slot.product is not None:
+                    device_values.append(slot.product)
             for nslot in row.neuron_slots.values():
-                device_values.append(torch.stack((nslot.spike_map.sum(), self._zero, self._zero, self._zero)))
-        for value in extra or []:
-            v = value.to(self.dtype).reshape(())
-            device_values.append(torch.stack((v, self._zero, self._zero, self._zero)))
-        host = torch.stack(device_values).cpu().tolist() if device_values else []
-        it = iter(host)
+                device_values.append(nslot.spike_map.sum().reshape(1))
+        device_values += [value.to(self.dtype).reshape(1) for value in extra or []]
+        host = torch.cat(device_values).cpu().tolist()
+        slot_values = [host[4 * i : 4 * i + 4] for i in range(self._acc.shape[0])]
+        it = iter(host[4 * self._acc.shape[0] :])
         out: list[Counts] = []
         for row in rows:
-            c = Counts(
-                calls=row.calls,
-                dense_macs=row.fixed.dense_macs,
-                acs=row.fixed.acs,
-                macs=row.fixed.macs,
-            )
+            c = Counts(calls=row.calls, dense_macs=row.fixed.dense_macs, acs=row.fixed.acs, macs=row.fixed.macs)
             for slot in row.slots.values():
-                ev_calls, synops, events, event_elems = next(it)
+                ev_calls, synops, events, inexact_calls = slot_values[slot.index]
+                event_elems = ev_calls * slot.event_elems
+                if slot.scale is not None:
+                    synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses
+                if slot.product is not None:
+                    p_calls, p_synops, p_events, p_elems = (next(it) for _ in range(4))
+                    ev_calls, synops, events, event_elems = p_calls, p_synops, p_events, p_elems
                 c.dense_macs += slot.calls * slot.dense_macs
                 c.macs += (slot.calls - ev_calls) * slot.dense_macs
                 c.acs += synops + ev_calls * slot.event_acs
                 c.synops += synops
                 c.in_events += events
                 c.in_event_elems += event_elems
+                c.inexact = c.inexact or inexact_calls > 0
             for nslot in row.neuron_slots.values():
-                spikes = next(it)[0]
+                spikes = next(it)
                 updates = nslot.calls * nslot.updates
                 c.neuron_updates += updates
                 c.neuron_update_macs += updates if nslot.leaky else 0
@@ -209,5 +332,5 @@ class Evaluator:
                 if c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel():
                     c.spike_map = nslot.spike_map
             out.append(c)
-        extras = [next(it)[0] for _ in extra or []]
+        extras = [next(it) for _ in extra or []]
         return out, extras

@@ -182,8 +182,29 @@ class CountingSession:
             if module is self.model:
                 self.root = info
 
+    def _hooked_modules(self) -> list[ModuleInfo]:
+        """The modules whose calls matter. A descendant of a counted (or ignored, or zero-cost) module can
+        never count anything (unless the rule lets its children count themselves), so it gets no hooks;
+        a module used in several places keeps them."""
+        uses: dict[int, int] = {}
+        for _, module in self.model.named_modules(remove_duplicate=False):
+            uses[id(module)] = uses.get(id(module), 0) + 1
+        keep: dict[int, ModuleInfo] = {}
+
+        def visit(module: nn.Module, sealed: bool) -> None:
+            info = self.infos[id(module)]
+            if not sealed or uses[id(module)] > 1:
+                keep[id(module)] = info
+            opens = info.kind == "counted" and info.rule is not None and info.rule.children
+            seal = sealed or (info.kind is not None and not opens)
+            for child in module.children():
+                visit(child, seal)
+
+        visit(self.model, False)
+        return list(keep.values())
+
     def _attach(self) -> None:
-        for info in self.infos.values():
+        for info in self._hooked_modules():
             module = info.module
             self._handles.append(module.register_forward_pre_hook(self._pre_hook(info), with_kwargs=True))
             self._handles.append(module.register_forward_hook(self._post_hook(info), with_kwargs=True, prepend=True))
@@ -299,6 +320,7 @@ class CountingSession:
     def run(self, batch: Batch) -> Any:
         """One batch through the model (T calls for the loop layout), neurons reset first."""
         frameworks.reset_states(self.model, self.adapters)
+        self.evaluator.new_batch()
         self._check_model_input(batch)
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None

@@ -1,18 +1,17 @@
-"""Event detection and event-weighted sums.
+"""Event detection and event sums, on the tensor's own device.
 
-Everything here runs on the tensor's own device and returns tensors: nothing reads a value back to the
-host, so profiling adds no synchronisation per layer. Work is done in blocks of at most _BLOCK
-elements, so temporaries never grow with the activation (peak memory stays close to a plain forward).
+Nothing here reads a value back to the host, so counting adds no synchronisation per layer; results
+are tensors that the accumulator reads once at the end of a profile. Work is done in chunks of whole
+rows of at most _CHUNK elements, so temporaries stay small next to the activations.
 
-Exactness: |x| of a block is summed in float32 — exact, because a block of 2**16 integers of magnitude
-at most 256 sums to less than 2**24 — and everything beyond a block is summed in float64 (exact to
-2**53). Integer event counts are therefore exact for every spike format syops knows and for raw 8-bit
-inputs.
+Exactness: |x| is summed over rows in float32, per column (a position, a feature, a neuron): exact while
+a column's sum stays below 2**24; the accumulator records on device when one does not (a column with
+16.7 million events in one call), and the report says so. Every sum beyond a column is taken in
+float64 (exact to 2**53).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -21,28 +20,13 @@ from torch import Tensor
 SpikeMode = Literal["integer", "binary"]
 SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 
-_BLOCK = 1 << 16
+_CHUNK = 1 << 20
+EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 
 def accumulator_dtype(device: torch.device) -> torch.dtype:
     """float64 everywhere it exists (exact integer counts up to 2**53); MPS has no float64."""
     return torch.float32 if device.type == "mps" else torch.float64
-
-
-def _blocks(x: Tensor, n: int) -> Iterator[tuple[int, Tensor]]:
-    """(column offset, block) views of x as a [rows, n] matrix, each at most _BLOCK elements."""
-    rows = x.reshape(-1, n)
-    n_rows = rows.shape[0]
-    cols = min(n, _BLOCK)
-    row_step = max(1, _BLOCK // cols)
-    for r0 in range(0, n_rows, row_step):
-        row_block = rows[r0 : r0 + row_step]
-        for c0 in range(0, n, cols):
-            yield c0, row_block[:, c0 : c0 + cols] if cols < n else row_block
-
-
-def _float(block: Tensor) -> Tensor:
-    return block if block.is_floating_point() else block.to(torch.float32)
 
 
 def _not_events(block: Tensor, magnitude: Tensor, mode: SpikeMode) -> Tensor:
@@ -56,54 +40,60 @@ def _not_events(block: Tensor, magnitude: Tensor, mode: SpikeMode) -> Tensor:
     return torch.frac(magnitude).sum()
 
 
-def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """Classify ``x`` and sum its events.
+def column_events(x: Tensor, mode: SpikeMode | None, width: int) -> tuple[Tensor | None, Tensor]:
+    """``(off, col)`` for ``x`` viewed as ``[rows, width]``.
 
-    Returns three 0-d tensors on ``x.device``: ``is_event`` (bool: every element is an event count under
-    ``mode``), ``events`` (Σ|x|) and ``weighted`` (Σ|x|·fanout). ``fanout`` is a number (every element
-    reaches that many synapses), a float64 tensor matching x's trailing dimensions, or None.
+    ``col`` (float32, ``[width]``): Σ over rows of |x|. ``off``: a 0-d tensor that is zero iff every element
+    of ``x`` is an event count under ``mode``; None when the dtype already says so (bool, or integers in
+    integer mode) or when ``mode`` is None (no check wanted).
     """
-    acc = accumulator_dtype(x.device)
-    fanout_map = fanout if isinstance(fanout, Tensor) else None
-    events = torch.zeros((), dtype=acc, device=x.device)
-    weighted = torch.zeros((), dtype=acc, device=x.device)
-    if x.numel() == 0:
-        return torch.ones((), dtype=torch.bool, device=x.device), events, weighted
-    # Integer tensors are integers: only binary mode has anything to check.
-    check = x.is_floating_point() or mode == "binary"
-    off = None
-    n = fanout_map.numel() if fanout_map is not None else x.numel()
-    flat_fanout = fanout_map.reshape(-1) if fanout_map is not None else None
-    for c0, block in _blocks(x, n):
-        block = _float(block)
+    rows = x.reshape(-1, width)
+    check = mode is not None and (x.is_floating_point() or mode == "binary")
+    step = max(1, _CHUNK // max(width, 1))
+    off: Tensor | None = None
+    col: Tensor | None = None
+    for r0 in range(0, rows.shape[0], step):
+        block = rows[r0 : r0 + step]
+        if not block.is_floating_point():
+            block = block.to(torch.float32)
         magnitude = block.abs()
         if check:
-            block_off = _not_events(block, magnitude, mode)
+            block_off = _not_events(block, magnitude, mode)  # type: ignore[arg-type]
             off = block_off if off is None else off + block_off
-        if flat_fanout is None:
-            events = events + magnitude.sum().to(acc)
-        else:
-            col = magnitude.sum(0).to(acc)  # per-position events of this block's rows
-            events = events + col.sum()
-            weighted = weighted + torch.dot(col, flat_fanout[c0 : c0 + col.numel()])
-    if fanout is not None and fanout_map is None:
-        weighted = events * float(fanout)
+        block_col = magnitude.sum(0, dtype=torch.float32) if magnitude.dtype != torch.float64 else magnitude.sum(0)
+        col = block_col if col is None else col + block_col
+    if col is None:  # no rows: an empty tensor
+        col = torch.zeros(width, dtype=torch.float32, device=x.device)
+    return off, col
+
+
+def abs_column_sums(x: Tensor, n: int) -> Tensor:
+    """Σ over rows of |x| viewed as [rows, n] (per neuron, per feature...), in the accumulator dtype."""
+    return column_events(x, None, n)[1].to(accumulator_dtype(x.device))
+
+
+def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(is_event, events, weighted)`` of ``x`` as 0-d tensors: is every element an event count, Σ|x|,
+    and Σ|x|·fanout (``fanout``: a number for every element, or a tensor over x's trailing dimensions,
+    broadcast over the leading ones)."""
+    acc = accumulator_dtype(x.device)
+    width = fanout.numel() if isinstance(fanout, Tensor) else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
+    if x.numel() == 0:
+        zero = torch.zeros((), dtype=acc, device=x.device)
+        return torch.ones((), dtype=torch.bool, device=x.device), zero, zero
+    off, col = column_events(x, mode, width)
+    col = col.to(acc)
+    events = col.sum()
+    if isinstance(fanout, Tensor):
+        weighted = torch.dot(col, fanout.reshape(-1).to(acc))
+    else:
+        weighted = events * float(fanout or 0.0)
     is_event = (off == 0) if off is not None else torch.ones((), dtype=torch.bool, device=x.device)
     return is_event, events, weighted
 
 
-def abs_column_sums(x: Tensor, n: int) -> Tensor:
-    """Σ over rows of |x| viewed as [rows, n]: per-position event counts (e.g. spikes per neuron), in
-    the accumulator dtype, with bounded temporaries."""
-    acc = accumulator_dtype(x.device)
-    out = torch.zeros(n, dtype=acc, device=x.device)
-    for c0, block in _blocks(x, n):
-        out[c0 : c0 + block.shape[1]] += _float(block).abs().sum(0).to(acc)
-    return out
-
-
 def abs_sum(x: Tensor) -> Tensor:
-    """Σ|x| as a 0-d accumulator-dtype tensor, with bounded temporaries."""
+    """Σ|x| as a 0-d accumulator-dtype tensor."""
     return event_stats(x, "integer")[1]
 
 

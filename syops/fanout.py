@@ -94,8 +94,7 @@ def _separable_map(
     spatial_map = axis_maps[0]
     for axis_map in axis_maps[1:]:
         spatial_map = spatial_map[..., None] * axis_map
-    full = (channels_reached * spatial_map).expand(in_shape[0], *spatial).contiguous()
-    return full.to(device)
+    return (channels_reached * spatial_map).to(device)  # the same for every input channel
 
 
 def conv_fanout_map(
@@ -112,7 +111,9 @@ def conv_fanout_map(
     output_padding: Any = 0,
     skip_zero_weights: bool = False,
 ) -> Tensor:
-    """Fan-out map of one sample ``in_shape = (C, *spatial)`` of an N-d (transposed) convolution."""
+    """Fan-out map of one sample ``in_shape = (C, *spatial)`` of an N-d (transposed) convolution, over the
+    trailing dimensions it depends on: ``[*spatial]`` (the same for every channel) with zero padding and
+    every weight counted, ``[C, *spatial]`` otherwise."""
     dims = weight.dim() - 2
     if not skip_zero_weights and padding_mode == "zeros":
         # conv weight [C_out, C_in/g, *k]: an input channel reaches C_out/g channels;
@@ -215,5 +216,6 @@ def fanout(layer: nn.Module, input_shape: Sequence[int], skip_zero_weights: bool
             raise SyopsError(
                 f"fanout: {type(layer).__name__} expects an input shape (C, {', '.join('L' * dims)}), got {shape}"
             )
-        return conv_fanout_map(layer.weight, shape, skip_zero_weights=skip_zero_weights, **_conv_geometry(layer))
+        fan = conv_fanout_map(layer.weight, shape, skip_zero_weights=skip_zero_weights, **_conv_geometry(layer))
+        return fan.expand(shape)
     raise SyopsError(f"fanout: {type(layer).__name__} is not a Conv/ConvTranspose/Linear layer")

@@ -6,6 +6,7 @@ Every batch knows how many samples it holds, so counts can be reported per sampl
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,11 +35,14 @@ class Batch:
 
 
 def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    for tensor in list(model.parameters()) + list(model.buffers()):
+    """The device and floating dtype of the model's first floating parameter (or buffer)."""
+    first = None
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
         if tensor.is_floating_point():
             return tensor.device, tensor.dtype
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device, torch.get_default_dtype()
+        first = first if first is not None else tensor
+    if first is not None:
+        return first.device, torch.get_default_dtype()
     return torch.device("cpu"), torch.get_default_dtype()
 
 

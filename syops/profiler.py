@@ -27,6 +27,12 @@ RAW_INPUT_NOTE = (
 )
 
 
+INEXACT_NOTE = (
+    "a call put more than 2**24 events on one position (column) of a layer input; its float32 sum may have "
+    "rounded (relative error below 1e-7)."
+)
+
+
 def _as_rule(value: Rule | Callable) -> Rule:
     if isinstance(value, Rule):
         return value
@@ -119,6 +125,8 @@ def profile(
         if group is not None:
             group.close()
     notes = []
+    if any(counts.inexact for _, counts in results):
+        notes.append(INEXACT_NOTE)
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
         warnings.warn(RAW_INPUT_NOTE, stacklevel=2)

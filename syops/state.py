@@ -26,26 +26,19 @@ class _ModuleSnapshot:
 
 
 def _state_tensors(module: nn.Module) -> list[Tensor]:
-    found: list[Tensor] = []
-    seen: set[int] = set()
-
-    def visit(value: object) -> None:
-        if isinstance(value, Tensor) and not isinstance(value, nn.Parameter) and id(value) not in seen:
-            seen.add(id(value))
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, Tensor):
-                    visit(item)
-
-    for value in module._buffers.values():
-        visit(value)
-    for value in getattr(module, "_memories", {}).values():
-        visit(value)
-    for name, value in module.__dict__.items():
-        if name not in _MAPPINGS:
-            visit(value)
-    return found
+    """Tensors a forward pass may change in place: buffers and tensor-valued attributes (or lists of
+    them). spikingjelly's ``_memories`` are left out: its reset, which the engine runs before every
+    batch, replaces each memory with a new tensor, so the originals are never reached by the forward
+    and the snapshot's references restore them (no copy of the neuron states is needed)."""
+    found: dict[int, Tensor] = {}
+    candidates: list[object] = list(module._buffers.values())
+    candidates += [value for name, value in module.__dict__.items() if name not in _MAPPINGS]
+    for value in candidates:
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        for item in items:
+            if isinstance(item, Tensor) and not isinstance(item, nn.Parameter):
+                found[id(item)] = item
+    return list(found.values())
 
 
 class ModelSnapshot:
