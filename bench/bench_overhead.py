@@ -161,6 +161,31 @@ def peak_memory(call: Callable[[], object], device: torch.device) -> int:
     return peak
 
 
+def counting_share(call: Callable[[], object], rounds: int) -> float:
+    """Median seconds one profile spends inside counting rules and their evaluation (the rest is the
+    forward pass itself, hooks, and setting up and restoring the model)."""
+    from syops.engine import CountingSession
+
+    original = CountingSession._evaluate
+    spent: list[float] = []
+
+    def timed(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            spent[-1] += time.perf_counter() - start
+
+    CountingSession._evaluate = timed  # type: ignore[method-assign]
+    try:
+        for _ in range(rounds):
+            spent.append(0.0)
+            call()
+    finally:
+        CountingSession._evaluate = original  # type: ignore[method-assign]
+    return statistics.median(spent)
+
+
 def host_syncs(call: Callable[[], object]) -> int:
     """How many synchronising CUDA calls ``call`` makes (sync debug mode warns once per call)."""
     previous = torch.cuda.get_sync_debug_mode()
@@ -191,10 +216,12 @@ def run(device: torch.device, rounds: int) -> str:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
         + ".",
         "",
-        "| model | plain forward | syops.profile | spikingjelly op_counter | ptflops | peak memory, syops / plain |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | plain forward | syops.profile | of which counting | spikingjelly op_counter | ptflops "
+        "| peak memory, syops / plain |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     sync_lines = []
+    results: dict[str, tuple[dict[str, float], float, float]] = {}
     for case in CASES:
         model, layout, x = prepare(case, device)
         calls = methods(model, layout, x)
@@ -202,21 +229,57 @@ def run(device: torch.device, rounds: int) -> str:
             warnings.simplefilter("ignore")
             with contextlib.redirect_stdout(sys.stderr):
                 times = time_methods(calls, device, rounds)
+                counting = counting_share(calls["syops.profile"], rounds)
                 peak_plain = peak_memory(calls["plain forward"], device)
                 peak_syops = peak_memory(calls["syops.profile"], device)
                 if device.type == "cuda":
                     sync_lines.append(f"- {case.label}: {host_syncs(calls['syops.profile'])} synchronising call(s)")
         base = times["plain forward"]
-        cells = [f"{base * 1e3:.1f} ms"] + [
-            f"{times[m] / base:.2f}× ({times[m] * 1e3:.0f} ms)"
-            for m in ("syops.profile", "spikingjelly op_counter", "ptflops")
+        ratio_of = {m: f"{times[m] / base:.2f}× ({times[m] * 1e3:.0f} ms)" for m in times}
+        cells = [
+            f"{base * 1e3:.1f} ms",
+            ratio_of["syops.profile"],
+            f"{counting / base:.2f}× ({counting * 1e3:.0f} ms)",
+            ratio_of["spikingjelly op_counter"],
+            ratio_of["ptflops"],
         ]
         ratio = f"{peak_syops / peak_plain:.3f}× ({peak_syops / 2**20:.1f} / {peak_plain / 2**20:.1f} MiB)"
         lines.append(f"| {case.label} | " + " | ".join(cells) + f" | {ratio} |")
+        results[case.label] = (times, peak_syops / peak_plain, counting)
         print(lines[-1], file=sys.stderr)
     if sync_lines:
         lines += ["", "Synchronising CUDA calls during one `syops.profile` run:", "", *sync_lines]
+    lines += ["", *_targets(results)]
     return "\n".join(lines) + "\n"
+
+
+def _targets(results: dict[str, tuple[dict[str, float], float, float]]) -> list[str]:
+    """The project's targets against this run's figures, and where the time goes."""
+    label = CASES[0].label
+    times, memory, counting = results[label]
+    ratio = times["syops.profile"] / times["plain forward"]
+    faster = all(t["syops.profile"] < t["spikingjelly op_counter"] for t, _, _ in results.values())
+    rest = (times["syops.profile"] - times["plain forward"] - counting) / times["plain forward"]
+    return [
+        "## Targets",
+        "",
+        f"- {label}: profiling ≤ 1.10× a plain forward — this run: {ratio:.2f}×"
+        + (" (met)." if ratio <= 1.10 else " (not met)."),
+        f"- Peak memory ≤ 1.1× a plain forward — this run: {memory:.3f}×"
+        + (" (met)." if memory <= 1.1 else " (not met)."),
+        "- Faster than spikingjelly's op_counter on every model — this run: " + ("yes." if faster else "no."),
+        "",
+        "## Where the time goes",
+        "",
+        f"Of the {ratio - 1:.2f}× that profiling adds to {label}, {counting / times['plain forward']:.2f}× is spent "
+        f"in the counting rules and {rest:.2f}× elsewhere: the forward hooks on every module that can count, "
+        "snapshotting and restoring the model, and building the report. The counting share is memory traffic: "
+        "every layer input is read to decide, exactly, whether all its elements are integers (|x|, its fractional "
+        "part, a sum) and to sum its events per position for the fan-out — four passes of PyTorch's eager "
+        "elementwise kernels, each a few percent of a layer whose oneDNN convolution is very fast on this CPU. "
+        "A neuron's output is read once for its spike map and the next layer reuses those sums. None of it waits "
+        "for the device: counts stay on it until one copy at the end.",
+    ]
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ _MAPPINGS = ("_parameters", "_buffers", "_modules", "_memories", "_memories_rv",
 class _ModuleSnapshot:
     attributes: dict
     mappings: dict[str, object] = field(default_factory=dict)
-    tensors: list[tuple[Tensor, Tensor]] = field(default_factory=list)
+    tensors: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # (tensor, copy, version)
 
 
 def _state_tensors(module: nn.Module) -> list[Tensor]:
@@ -55,7 +55,7 @@ class ModelSnapshot:
                         snap.mappings[name] = dict(value)
                     elif isinstance(value, set):
                         snap.mappings[name] = set(value)
-                snap.tensors = [(t, t.detach().clone()) for t in _state_tensors(module)]
+                snap.tensors = [(t, t.detach().clone(), t._version) for t in _state_tensors(module)]
                 self._snaps.append((module, snap))
 
     def restore(self) -> None:
@@ -69,13 +69,23 @@ class ModelSnapshot:
                         current[name] = value
                 for name, contents in snap.mappings.items():
                     target = current[name]
-                    target.clear()
-                    target.update(contents)
-                for tensor, saved in snap.tensors:
-                    if tensor.shape == saved.shape and tensor.dtype == saved.dtype:
+                    if not _same_contents(target, contents):
+                        target.clear()
+                        target.update(contents)
+                for tensor, saved, version in snap.tensors:
+                    # A tensor nothing wrote to in place (its version counter unchanged) holds its values.
+                    if tensor._version != version and tensor.shape == saved.shape and tensor.dtype == saved.dtype:
                         # An inference-mode tensor refuses copy_; it cannot have been changed either.
                         with contextlib.suppress(RuntimeError):
                             tensor.copy_(saved)
 
 
 _MISSING = object()
+
+
+def _same_contents(current: dict | set, saved: dict | set) -> bool:
+    if len(current) != len(saved):
+        return False
+    if isinstance(saved, set):
+        return current == saved
+    return all(current.get(key, _MISSING) is value for key, value in saved.items())
