@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from syops import SyopsError, profile, resolve_energy
+from syops.distributed import is_secondary_rank
 from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS
 
@@ -138,6 +139,8 @@ def profile_command(
             **inputs,
         )
     report.model = loaded.label
+    if is_secondary_rank():
+        return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
     fmt = format_for(fmt, output, FORMATS)
     if fmt == "table":
         emit_rich(report, output, quiet)

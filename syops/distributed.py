@@ -65,6 +65,13 @@ def active_group(device: torch.device) -> Group | None:
     return Group(device)
 
 
+def is_secondary_rank() -> bool:
+    """Running as a rank other than 0 of a multi-process job (which prints nothing)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size() > 1 and dist.get_rank() != 0
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0
+
+
 def shard(dataloader: Iterable, group: Group) -> Iterable:
     """This rank's part of ``dataloader``: an exact sample shard of a DataLoader's dataset, or every
     W-th batch of any other iterable."""

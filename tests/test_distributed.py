@@ -57,3 +57,22 @@ def test_two_processes_match_one(tmp_path):
     assert distributed["totals"] == single["totals"]
     assert distributed["layers"] == single["layers"]
     assert single["totals"]["acs"] > 0 and single["totals"]["macs"] > 0
+
+
+def test_command_line_under_torchrun_prints_once_and_matches_one_process():
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=tests)
+    args = ["profile", "distributed_model:model", "--data", "distributed_model:data", "--format", "json"]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    two = subprocess.run(
+        [*launcher, "-m", "syops.cli.main", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    one = subprocess.run(
+        [sys.executable, "-m", "syops.cli.main", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert two.stdout.count('"syops_version"') == 1  # rank 0 alone prints
+    distributed, single = json.loads(two.stdout), json.loads(one.stdout)
+    assert distributed["samples"] == single["samples"] == 11
+    assert distributed["totals"] == single["totals"] and distributed["layers"] == single["layers"]
