@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .rules._util import first_tensor, prod
+from .rules._util import first_tensor
 from .rules.registry import module_rule
-from .terms import Neuron
+from .terms import Neuron, neuron_term
 
 __all__ = ["NeuromorphicReLU", "floor_ste", "stochastic_round_ste"]
 
@@ -93,10 +93,10 @@ class NeuromorphicReLU(nn.Module):
 
 
 @module_rule(NeuromorphicReLU, family="neuron")
-def _neuromorphic_relu_rule(m: NeuromorphicReLU, args, kwargs, out, ctx) -> list[Neuron]:
+def neuromorphic_relu_rule(m: nn.Module, args, kwargs, out, ctx) -> list[Neuron]:
     """For syops.profile: the rate-coded stand-in of a non-leaky integrate-and-fire layer, its output the
-    spike count of one step (the rule syops.frameworks.sinabs gives sinabs' NeuromorphicReLU)."""
+    spike count of one step (syops.frameworks.sinabs gives sinabs' NeuromorphicReLU the same rule)."""
     y = first_tensor(out)
     if y is None:
         return []
-    return [Neuron(y, prod(y.shape[1:]) if y.dim() > 1 else y.numel(), y.numel(), False)]
+    return [neuron_term(y, "step", leaky=False)]

@@ -19,8 +19,10 @@ events does it hold?) to the engine, which evaluates it on device without synchr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import Tensor
 
@@ -50,12 +52,29 @@ class Product:
     bias_adds: int = 0
 
 
+# Where a neuron layer's output keeps the samples and the time steps of one call: one step of a batch
+# ([B, ...]), all steps time-first ([T, B, ...]) or batch-first ([B, T, ...]), or steps folded into the
+# batch ([B·T, ...], sinabs' Squeeze layers).
+NeuronLayout = Literal["step", "TB", "BT", "squeezed"]
+LEADING_DIMS: dict[str, int] = {"step": 1, "squeezed": 1, "TB": 2, "BT": 2}
+
+
 @dataclass(frozen=True, slots=True)
 class Neuron:
-    output: Tensor
+    output: Tensor  # the spikes emitted, viewed by the evaluator as [-1, neurons]
     neurons: int
     updates: int
     leaky: bool
+    layout: NeuronLayout = "step"
+
+
+def neuron_term(states: Tensor, layout: NeuronLayout, leaky: bool, spikes: Tensor | None = None) -> Neuron:
+    """One call of a neuron layer whose output ``states`` is laid out as ``layout``: a neuron per element
+    of one sample at one step, an update per element; ``spikes`` (default: ``states``) are the events it
+    emits (zeros of ``neurons`` elements for a layer without spikes)."""
+    dims = min(LEADING_DIMS[layout], max(states.dim() - 1, 0))
+    neurons = math.prod(states.shape[dims:])
+    return Neuron(states if spikes is None else spikes, neurons, states.numel(), leaky, layout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,7 @@ class SNNAnalyzer:
             if term is None or term.neurons <= 0 or term.output.numel() != term.updates:
                 return  # no spike output (a membrane read-out): not a spiking layer
             spikes = term.output
-            layout = neuron_layout(module, spikes, term.neurons)
+            layout = neuron_layout(module, term)
             counts = column_sums(spikes, term.neurons)
             rows = spikes.numel() // term.neurons
             x = _first_tensor(args, kwargs)

@@ -22,14 +22,15 @@ from __future__ import annotations
 import sinabs.layers as sl
 from torch import nn
 
-from ..rules._util import first_tensor, prod, tensor_arg
+from ..layers import neuromorphic_relu_rule
+from ..rules._util import first_tensor, tensor_arg
 from ..rules.registry import module_rule, zero_cost
-from ..terms import Elementwise, Neuron, Term
+from ..terms import Elementwise, Neuron, NeuronLayout, Term, neuron_term
 
 
-def _sample_dims(module: nn.Module) -> int:
-    """[B·T] for the squeezed layers, [B, T] otherwise."""
-    return 1 if isinstance(module, sl.SqueezeMixin) else 2
+def _layout(module: nn.Module) -> NeuronLayout:
+    """[B·T, ...] for the squeezed layers, [B, T, ...] otherwise."""
+    return "squeezed" if isinstance(module, sl.SqueezeMixin) else "BT"
 
 
 def _leaky(module: nn.Module) -> bool:
@@ -39,11 +40,9 @@ def _leaky(module: nn.Module) -> bool:
 
 
 def _neuron(module: nn.Module, spikes_or_none, x) -> Neuron:
-    shape = x.shape
-    dims = min(_sample_dims(module), max(len(shape) - 1, 0))
-    neurons = prod(shape[dims:])
-    spikes = spikes_or_none if spikes_or_none is not None else x.new_zeros(neurons)
-    return Neuron(spikes, neurons, x.numel(), _leaky(module))
+    term = neuron_term(x, _layout(module), _leaky(module))
+    spikes = spikes_or_none if spikes_or_none is not None else x.new_zeros(term.neurons)
+    return neuron_term(x, _layout(module), _leaky(module), spikes=spikes)
 
 
 @module_rule(sl.StatefulLayer, family="neuron")
@@ -60,12 +59,8 @@ def stateful_neuron(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
 module_rule(sl.IAFRecurrent, sl.LIFRecurrent, sl.ALIFRecurrent, family="neuron", children=True)(stateful_neuron)
 
 
-@module_rule(sl.NeuromorphicReLU, family="neuron")
-def neuromorphic_relu(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
-    y = first_tensor(out)
-    if y is None:
-        return []
-    return [Neuron(y, prod(y.shape[1:]) if y.dim() > 1 else y.numel(), y.numel(), False)]
+# sinabs' NeuromorphicReLU counts like syops' own (syops.layers): a non-leaky neuron's spike count.
+module_rule(sl.NeuromorphicReLU, family="neuron")(neuromorphic_relu_rule)
 
 
 @module_rule(sl.SpikingMaxPooling2dLayer, phase="pre")

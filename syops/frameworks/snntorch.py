@@ -24,9 +24,9 @@ import snntorch as snn
 from snntorch._neurons import rleaky, rsynaptic
 from torch import Tensor, nn
 
-from ..rules._util import first_tensor, prod, tensor_arg
+from ..rules._util import first_tensor, tensor_arg
 from ..rules.registry import module_rule
-from ..terms import Elementwise, Neuron, Term
+from ..terms import Elementwise, NeuronLayout, Term, neuron_term
 
 
 def _spikes(m: nn.Module, out) -> Tensor | None:
@@ -37,15 +37,10 @@ def _spikes(m: nn.Module, out) -> Tensor | None:
     return spk / factor if isinstance(factor, Tensor) else spk
 
 
-def _neuron(spikes: Tensor, sample_dims: int, leaky: bool) -> Neuron:
-    dims = min(sample_dims, max(spikes.dim() - 1, 0))
-    return Neuron(spikes, prod(spikes.shape[dims:]), spikes.numel(), leaky)
-
-
-def _spiking(leaky: bool, sample_dims: int = 1):
+def _spiking(leaky: bool, layout: NeuronLayout = "step"):
     def rule(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         spikes = _spikes(m, out)
-        return [_neuron(spikes, sample_dims, leaky)] if spikes is not None else []
+        return [neuron_term(spikes, layout, leaky)] if spikes is not None else []
 
     return rule
 
@@ -55,7 +50,7 @@ def _spiking(leaky: bool, sample_dims: int = 1):
 module_rule(snn.Leaky, snn.Synaptic, snn.Lapicque, snn.Alpha, snn.DeltaLeaky, family="neuron")(_spiking(True))
 module_rule(snn.RLeaky, snn.RSynaptic, family="neuron", children=True)(_spiking(True))
 module_rule(snn.SLSTM, family="neuron", children=True)(_spiking(False))
-module_rule(snn.LeakyParallel, family="neuron", children=True)(_spiking(False, sample_dims=2))
+module_rule(snn.LeakyParallel, family="neuron", children=True)(_spiking(False, layout="TB"))
 
 
 @module_rule(snn.SConv2dLSTM, family="neuron", children=True)
@@ -64,7 +59,7 @@ def sconv2dlstm(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     if spikes is None:
         return []
     mem = m.mem  # [B, hidden channels, H, W]: one gate computation per element
-    return [_neuron(spikes, 1, False), Elementwise((), 6 * mem.numel())]
+    return [neuron_term(spikes, "step", False), Elementwise((), 6 * mem.numel())]
 
 
 @module_rule(snn.StateLeaky, snn.LinearLeaky, family="neuron", children=True)
@@ -74,10 +69,9 @@ def state_leaky(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     if not isinstance(mem, Tensor):
         return []
     spikes = _spikes(m, out) if isinstance(out, tuple) else None
-    term = _neuron(mem, 2, True)
     if spikes is None:
-        return [Neuron(mem.new_zeros(term.neurons), term.neurons, term.updates, True)]
-    return [Neuron(spikes, term.neurons, term.updates, True)]
+        spikes = mem.new_zeros(neuron_term(mem, "TB", True).neurons)  # the membrane only: no events
+    return [neuron_term(mem, "TB", True, spikes=spikes)]
 
 
 @module_rule(rleaky.RecurrentOneToOne, rsynaptic.RecurrentOneToOne, phase="pre")

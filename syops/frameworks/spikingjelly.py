@@ -26,9 +26,9 @@ from spikingjelly.activation_based import layer as sj_layer
 from spikingjelly.activation_based import neuron as sj
 from torch import Tensor, nn
 
-from ..rules._util import first_tensor, prod
+from ..rules._util import first_tensor
 from ..rules.registry import module_rule, zero_cost
-from ..terms import Elementwise, Neuron, Synaptic, Term
+from ..terms import Elementwise, NeuronLayout, Synaptic, Term, neuron_term
 
 # -- classification ----------------------------------------------------------------------------------
 
@@ -92,10 +92,8 @@ def _supported(module: nn.Module) -> tuple[str, ...]:
     return tuple(supported()) if callable(supported) else ("s", "m")
 
 
-def neuron_term(spikes: Tensor, sample_dims: int, leaky: bool) -> Neuron:
-    """Updates and spikes of one call whose output ``spikes`` has ``sample_dims`` leading non-neuron dims."""
-    dims = min(sample_dims, max(spikes.dim() - 1, 0))
-    return Neuron(spikes, prod(spikes.shape[dims:]), spikes.numel(), leaky)
+def _layout(module: nn.Module) -> NeuronLayout:
+    return "TB" if _sample_dims(module) == 2 else "step"
 
 
 def _spiking_rule(leaky: bool, scale: Callable[[nn.Module], Tensor | float] | None = None):
@@ -105,7 +103,7 @@ def _spiking_rule(leaky: bool, scale: Callable[[nn.Module], Tensor | float] | No
             return []
         if scale is not None:
             spikes = spikes / scale(m)  # graded spikes: output = spike × scale
-        return [neuron_term(spikes, _sample_dims(m), leaky)]
+        return [neuron_term(spikes, _layout(m), leaky)]
 
     return rule
 
@@ -117,9 +115,8 @@ def _analog_rule(leaky: bool):
         x = first_tensor((args, kwargs))
         if x is None:
             return []
-        dims = min(_sample_dims(m), max(x.dim() - 1, 0))
-        neurons = prod(x.shape[dims:])
-        return [Neuron(x.new_zeros(neurons), neurons, x.numel(), leaky)]
+        term = neuron_term(x, _layout(m), leaky)
+        return [neuron_term(x, _layout(m), leaky, spikes=x.new_zeros(term.neurons))]
 
     return rule
 
@@ -152,7 +149,7 @@ def mpbn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     spikes = first_tensor(out)
     if spikes is None:
         return []
-    terms: list[Term] = [neuron_term(spikes, _sample_dims(m), True)]
+    terms: list[Term] = [neuron_term(spikes, _layout(m), True)]
     vbn = getattr(m, "vbn", None)
     if vbn is not None and not isinstance(vbn, nn.Identity):
         terms.append(Elementwise((), spikes.numel() * (2 if getattr(vbn, "affine", False) else 1)))
@@ -172,7 +169,7 @@ def few_spike(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         seq = y
     else:
         seq = m._forward_from_gate(first_tensor((args, kwargs)), return_sequence=True)
-    return [neuron_term(seq != 0, 2, False)]
+    return [neuron_term(seq != 0, "TB", False)]
 
 
 # -- parametric spiking neurons: a learnt weighted sum over time steps -----------------------------
@@ -210,7 +207,7 @@ def psn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     else:
         window = torch.stack(list(m.queue)) if len(m.queue) else x.reshape(1, -1)
         terms.append(Synaptic(window, window.numel() + x.numel(), 1.0, x.numel()))
-    terms.append(neuron_term(spikes, _sample_dims(m), False))
+    terms.append(neuron_term(spikes, _layout(m), False))
     return terms
 
 
