@@ -177,7 +177,8 @@ class FanoutCache:
         return found
 
 
-def _conv_geometry(layer: nn.Module) -> dict[str, Any]:
+def conv_geometry(layer: nn.Module) -> dict[str, Any]:
+    """A (transposed) convolution module's geometry, as keyword arguments of ``conv_fanout_map``."""
     transposed = isinstance(layer, nn.modules.conv._ConvTransposeNd)
     geometry = {
         "stride": layer.stride,
@@ -216,6 +217,6 @@ def fanout(layer: nn.Module, input_shape: Sequence[int], skip_zero_weights: bool
             raise SyopsError(
                 f"fanout: {type(layer).__name__} expects an input shape (C, {', '.join('L' * dims)}), got {shape}"
             )
-        fan = conv_fanout_map(layer.weight, shape, skip_zero_weights=skip_zero_weights, **_conv_geometry(layer))
+        fan = conv_fanout_map(layer.weight, shape, skip_zero_weights=skip_zero_weights, **conv_geometry(layer))
         return fan.expand(shape)
     raise SyopsError(f"fanout: {type(layer).__name__} is not a Conv/ConvTranspose/Linear layer")

@@ -13,7 +13,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..fanout import conv_fanout_map
+from ..fanout import conv_fanout_map, conv_geometry
 from ..terms import Synaptic
 from ._util import arg, prod, tensor_arg
 from .registry import RuleContext, module_rule, op_rule
@@ -91,43 +91,14 @@ def conv_term(
     return Synaptic(x, dense + bias_adds, fanout, bias_adds)
 
 
-@module_rule(nn.Conv1d, nn.Conv2d, nn.Conv3d, family="synaptic")
+@module_rule(
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, family="synaptic"
+)
 def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
-    x = tensor_arg(args, kwargs)
-    return [
-        conv_term(
-            x,
-            out,
-            m.weight,
-            m.bias is not None,
-            ctx,
-            stride=m.stride,
-            padding=m.padding,
-            dilation=m.dilation,
-            groups=m.groups,
-            padding_mode=m.padding_mode,
-            reversed_padding=m._reversed_padding_repeated_twice,
-        )
-    ]
-
-
-@module_rule(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, family="synaptic")
-def conv_transpose_module(m: nn.modules.conv._ConvTransposeNd, args, kwargs, out, ctx):
-    x = tensor_arg(args, kwargs)
-    return [
-        conv_term(
-            x,
-            out,
-            m.weight,
-            m.bias is not None,
-            ctx,
-            stride=m.stride,
-            padding=m.padding,
-            dilation=m.dilation,
-            groups=m.groups,
-            transposed=True,
-        )
-    ]
+    geometry = conv_geometry(m)
+    # A transposed conv's output padding is read off its actual output (forward may get output_size).
+    geometry.pop("output_padding", None)
+    return [conv_term(tensor_arg(args, kwargs), out, m.weight, m.bias is not None, ctx, **geometry)]
 
 
 def conv_op(func, args, kwargs, out, ctx):
