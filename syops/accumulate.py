@@ -9,6 +9,7 @@ synchronisation per profile.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .events import EXACT_FLOAT32, SpikeMode, accumulator_dtype, column_events, event_stats
-from .terms import Elementwise, Fixed, Neuron, Product, Synaptic, Term
+from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
 
 # Accumulator fields of a slot (all summed over calls).
 _EVENT_CALLS, _SYNOPS, _EVENTS, _INEXACT = range(4)
@@ -79,6 +80,7 @@ class _NeuronSlot:
     updates: int
     leaky: bool
     spike_map: Tensor  # spikes per neuron, summed over calls, batch and time
+    shape: tuple[int, ...]  # the neurons' shape in one sample at one step
     calls: int = 0
 
 
@@ -279,7 +281,9 @@ class Evaluator:
         slot = row.neuron_slots.get(key)
         if slot is None:
             spike_map = torch.zeros(t.neurons, dtype=self.dtype, device=self.device)
-            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, spike_map)
+            tail = tuple(t.output.shape[min(LEADING_DIMS[t.layout], max(t.output.dim() - 1, 0)) :])
+            shape = tail if math.prod(tail) == t.neurons else (t.neurons,)
+            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, spike_map, shape)
             row.neuron_slots[key] = slot
         slot.calls += 1
         # One call's spikes per neuron are at most rows × the largest spike count: float32 is exact.
@@ -330,7 +334,7 @@ class Evaluator:
                 c.spikes += spikes
                 c.neurons = max(c.neurons or 0, nslot.neurons)
                 if c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel():
-                    c.spike_map = nslot.spike_map
+                    c.spike_map = nslot.spike_map.view(nslot.shape)
             out.append(c)
         extras = [next(it) for _ in extra or []]
         return out, extras

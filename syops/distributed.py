@@ -137,13 +137,14 @@ def all_reduce_results(group: Group, keyed: dict[tuple, Counts], samples: int, f
         local = keyed.get(key)
         if counts.neurons:
             spike_map = local.spike_map if local is not None and local.spike_map is not None else None
+            mine = spike_map is not None and spike_map.numel() == counts.neurons
             buffer = (
-                spike_map.to(group.device, torch.float64).clone()
-                if spike_map is not None and spike_map.numel() == counts.neurons
+                spike_map.reshape(-1).to(group.device, torch.float64).clone()
+                if mine
                 else torch.zeros(counts.neurons, dtype=torch.float64, device=group.device)
             )
             dist.all_reduce(buffer)
-            counts.spike_map = buffer
+            counts.spike_map = buffer.view(spike_map.shape) if mine else buffer
         merged[key] = counts
     total_samples = int(rows[len(order)][0])
     total_flags = [rows[len(order) + 1][i] > 0 for i in range(len(flags))]

@@ -59,7 +59,8 @@ class LayerStats:
     # the part of them that are MACs (leaky neurons). Included in acs / macs when they are counted.
     neuron_updates: float = 0.0
     neuron_update_macs: float = 0.0
-    # Per-neuron firing rate of a neuron layer (spikes per neuron per time step), when recorded.
+    # Per-neuron firing rate of a neuron layer: spikes per neuron per time step, averaged over the samples,
+    # shaped like one sample's neurons at one step (a device tensor; None for other layers).
     firing_rate_map: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

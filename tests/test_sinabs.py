@@ -57,7 +57,8 @@ def test_squeezed_network_matches_sinabs_hooks():
         if isinstance(m, sl.StatefulLayer):
             row = report.layer(str(index))
             assert row.output_spike_rate == pytest.approx(float(m.hook_data["firing_rate"]), rel=1e-6)
-            per_neuron = m.hook_data["firing_rate_per_neuron"].flatten().double()
+            per_neuron = m.hook_data["firing_rate_per_neuron"].double()
+            assert row.firing_rate_map.shape == per_neuron.shape  # the neurons' shape (C, H, W)
             assert torch.allclose(row.firing_rate_map, per_neuron, rtol=1e-6)
             assert row.neurons == per_neuron.numel()
     # and against brute force, the neuron updates included (IAF: AC, LIF: MAC)
