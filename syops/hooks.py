@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .compat._synops import FanoutMaps, PoolScale, is_synaptic, sample_shape, weighted_events
 from .errors import SyopsError
+from .rules._util import first_tensor
 
 __all__ = ["register_synops_hooks"]
 
@@ -31,10 +32,6 @@ def _hook_data(module: nn.Module) -> dict:
     if not isinstance(getattr(module, "hook_data", None), dict):
         module.hook_data = {}
     return module.hook_data
-
-
-def _first_tensor(args: tuple) -> Tensor | None:
-    return next((a for a in args if isinstance(a, Tensor)), None)
 
 
 class _SynopsHooks:
@@ -78,7 +75,7 @@ class _SynopsHooks:
         self.active = True
 
     def _layer_hook(self, layer: nn.Module, args: tuple, output: Any) -> None:
-        x = _first_tensor(args)
+        x = first_tensor(args)
         if x is None:
             return
         weighted, rows = weighted_events(layer, x, self.maps)

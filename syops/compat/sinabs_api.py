@@ -24,6 +24,7 @@ from ..errors import SyopsError
 from ..events import accumulator_dtype
 from ..layers import NeuromorphicReLU
 from ..rules import RuleContext
+from ..rules._util import first_tensor
 from ..terms import Neuron
 from ._layout import neuron_layout
 from ._synops import FanoutMaps, PoolScale, column_sums, is_synaptic, weighted_events
@@ -36,10 +37,6 @@ def neuromorphic_relu_types() -> tuple[type, ...]:
     layers = sys.modules.get("sinabs.layers")
     sinabs_type = getattr(layers, "NeuromorphicReLU", None) if layers is not None else None
     return (NeuromorphicReLU, sinabs_type) if isinstance(sinabs_type, type) else (NeuromorphicReLU,)
-
-
-def _first_tensor(args: tuple, kwargs: dict) -> Tensor | None:
-    return next((a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)), None)
 
 
 @dataclass
@@ -165,7 +162,7 @@ class SNNAnalyzer:
             layout = neuron_layout(module, term)
             counts = column_sums(spikes, term.neurons)
             rows = spikes.numel() // term.neurons
-            x = _first_tensor(args, kwargs)
+            x = first_tensor((args, kwargs))
             x_view = layout.to_bt(x) if x is not None and x.shape == spikes.shape else x
             found = self._pass_spiking.get(id(module))
             if found is None:
@@ -180,7 +177,7 @@ class SNNAnalyzer:
         return hook
 
     def _parameter_hook(self, module: nn.Module, args: tuple, output: Any) -> None:
-        x = _first_tensor(args, {})
+        x = first_tensor(args)
         scale = self._scale.take()
         if not self._active or x is None:
             return
