@@ -20,7 +20,10 @@ from torch import Tensor
 SpikeMode = Literal["integer", "binary"]
 SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 
-_CHUNK = 1 << 20
+# 2**16 float32 elements (256 KiB): a chunk's temporaries stay in the CPU's L2 cache between the passes
+# over it, and far below any allocator's mmap threshold (measured best on spiking ResNet-18, against
+# 2**15 to 2**20).
+_CHUNK = 1 << 16
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 

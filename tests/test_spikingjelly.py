@@ -392,7 +392,7 @@ def test_inter_layer_connection_is_counted_as_a_child():
     conn = report.layer("conn")
     assert conn.type == "Conv1d" and conn.calls == T - 1
     spikes = m(x.clone())
-    expected = sum(float(spikes[t].sum()) * 1 for t in range(T - 1)) * 3 / B  # Conv1d(k=3, groups): fan-out 3
+    expected = sum(float(spikes[t].detach().sum()) * 1 for t in range(T - 1)) * 3 / B  # Conv1d(k=3, groups): fan-out 3
     assert conn.synops == pytest.approx(expected)
 
 
