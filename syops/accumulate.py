@@ -22,7 +22,6 @@ from .events import EXACT_FLOAT32, SpikeMode, accumulator_dtype, column_events, 
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
 
 # Accumulator fields of a slot (all summed over calls).
-_EVENT_CALLS, _SYNOPS, _EVENTS, _INEXACT = range(4)
 _FOLD = 4096  # pending calls folded into the accumulator at once
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
 
@@ -107,7 +106,8 @@ class Evaluator:
         # spikes (often through a view), and then reuses them instead of reading the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
         self._slots: list[_Slot] = []
-        self._acc = torch.zeros(0, 4, dtype=self.dtype, device=device)  # one row per slot
+        # one row per slot: [event calls, synops (fan-out maps), events, calls with inexact float32 sums]
+        self._acc = torch.zeros(0, 4, dtype=self.dtype, device=device)
         self._pending = _Pending()
 
     def new_batch(self) -> None:

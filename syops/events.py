@@ -93,13 +93,3 @@ def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None
         weighted = events * float(fanout or 0.0)
     is_event = (off == 0) if off is not None else torch.ones((), dtype=torch.bool, device=x.device)
     return is_event, events, weighted
-
-
-def abs_sum(x: Tensor) -> Tensor:
-    """Σ|x| as a 0-d accumulator-dtype tensor."""
-    return event_stats(x, "integer")[1]
-
-
-def is_event_tensor(x: Tensor, mode: SpikeMode = "integer") -> Tensor:
-    """0-d bool tensor: is every element of ``x`` an event count (integer, or {0, 1} in binary mode)?"""
-    return event_stats(x, mode)[0]
