@@ -85,7 +85,6 @@ class _NeuronSlot:
 
 @dataclass
 class RowAccumulator:
-    device: torch.device
     calls: int = 0
     fixed: Counts = field(default_factory=Counts)
     slots: dict[tuple, _Slot] = field(default_factory=dict)

@@ -219,9 +219,10 @@ class CountingSession:
                 self._suspend_ops()
             self.stack.append(_Frame(info, active, args))
             if active:
-                self._row_for_module(info).acc.calls += 1
+                row = self._row_for_module(info)
+                row.acc.calls += 1
                 if info.kind == "counted" and info.rule.phase == "pre":
-                    self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, None)
+                    self._evaluate(info, row, info.rule, module, args, kwargs, None)
             elif info.kind is None and self.suppress == 0:
                 self._note_unsupported(info)
             return None
@@ -289,7 +290,7 @@ class CountingSession:
         key = (info.name, info.type_name)
         row = self.rows.get(key)
         if row is None:
-            row = Row(info.name, info.type_name, info, False, RowAccumulator(self.device))
+            row = Row(info.name, info.type_name, info, False, RowAccumulator())
             self.rows[key] = row
         return row
 
@@ -311,7 +312,7 @@ class CountingSession:
         key = (owner.name, rule.name)
         row = self.rows.get(key)
         if row is None:
-            row = Row(owner.name, rule.name, owner, True, RowAccumulator(self.device))
+            row = Row(owner.name, rule.name, owner, True, RowAccumulator())
             self.rows[key] = row
         row.acc.calls += 1
         self._evaluate(owner, row, rule, func, args, kwargs, out)

@@ -47,3 +47,17 @@ def brute_force_conv_synops(conv: torch.nn.Module, x: Tensor, skip_zero_weights:
 def brute_force_linear_synops(linear: torch.nn.Linear, x: Tensor, skip_zero_weights: bool = False) -> float:
     w = (linear.weight != 0).double() if skip_zero_weights else torch.ones_like(linear.weight, dtype=torch.float64)
     return float(F.linear(x.abs().double(), w).sum()) / x.shape[0]
+
+
+def ptflops_modules(model: torch.nn.Module, input_res: tuple[int, ...]) -> tuple[int, int]:
+    """(MACs, params) from ptflops counting modules only (``count_functional=False``), batch 1."""
+    from ptflops import get_model_complexity_info
+
+    return get_model_complexity_info(
+        model,
+        input_res,
+        as_strings=False,
+        print_per_layer_stat=False,
+        backend="pytorch",
+        backend_specific_config={"count_functional": False},
+    )

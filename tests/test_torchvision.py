@@ -15,19 +15,9 @@ from ptflops import get_model_complexity_info as ptflops_info
 from ptflops.pytorch_ops import MODULES_MAPPING
 
 import syops
+from helpers import ptflops_modules
 
 PTFLOPS_TYPES = {t.__name__ for t in MODULES_MAPPING}
-
-
-def _ptflops(model, res):
-    return ptflops_info(
-        model,
-        res,
-        as_strings=False,
-        print_per_layer_stat=False,
-        backend="pytorch",
-        backend_specific_config={"count_functional": False},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +29,7 @@ def resnet18_report():
 
 def test_resnet18_figures(resnet18_report):
     model, report = resnet18_report
-    expected_macs, expected_params = _ptflops(model, (3, 224, 224))
+    expected_macs, expected_params = ptflops_modules(model, (3, 224, 224))
     modules = sum(r.dense_macs for r in report.layers if r.type != "add")
     adds = [r for r in report.layers if r.type == "add"]
     assert expected_macs == 1_822_177_768 and expected_params == 11_689_512  # ptflops, computed here
@@ -65,7 +55,7 @@ def test_resnet18_figures(resnet18_report):
 def test_torchvision_models_against_ptflops(arch, res):
     torch.manual_seed(0)
     model = getattr(torchvision.models, arch)(weights=None)
-    expected_macs, expected_params = _ptflops(model, res)
+    expected_macs, expected_params = ptflops_modules(model, res)
     report = syops.profile(model, res)
     assert report.totals["params"] == expected_params
     modules = [r for r in report.layers if not r.type.islower()]
