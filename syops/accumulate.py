@@ -1,9 +1,10 @@
 """Turning the terms that rules return into counts.
 
 Each row of the report (a module, or an op attributed to a module) owns slots: one per distinct set of
-shape-derived constants (dense MACs, event-time ACs, operand size). A call adds its figures to the
-slot's device accumulator (counted only when the operands were event tensors) with a few small kernels
-and reads nothing back; ``read_all`` brings every accumulator to the host in one copy: one
+shape-derived constants (dense MACs, event-time ACs, operand size). A call reads its operands once (their
+event check and column sums, see ``syops.events``) and queues those small results; nothing else runs per
+call. The queue is folded into the slots' device accumulator with a fixed handful of kernels however
+many calls it holds, and ``read_all`` brings every accumulator to the host in one copy: one
 synchronisation per profile.
 """
 
@@ -18,11 +19,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .events import EXACT_FLOAT32, SpikeMode, accumulator_dtype, column_events, event_stats
+from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
 
 # Accumulator fields of a slot (all summed over calls).
 _FOLD = 4096  # pending calls folded into the accumulator at once
+_FOLD_ELEMENTS = 1 << 22  # ...or sooner, once their queued column sums hold this many numbers
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
 
 
@@ -42,7 +44,6 @@ class Counts:
     spikes: float = 0.0
     neurons: int | None = None
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
-    inexact: bool = False  # a float32 column sum passed 2**24 somewhere (relative error below 1e-7)
 
 
 @dataclass
@@ -60,17 +61,20 @@ class _Slot:
 
 @dataclass
 class _Pending:
-    """Per-call figures not yet folded into the accumulator, as 0-d device tensors (no kernel launched
-    to add them up until the fold)."""
+    """Calls not yet folded into the accumulator. A call has parts (its operands); a part is its event
+    check (a 0-d device tensor, zero iff the operand is an event tensor) and its column sums of |x|,
+    with the fan-out map that weights them for a synaptic operand."""
 
-    slots: list[int] = field(default_factory=list)
-    offs: list[Tensor] = field(default_factory=list)  # zero iff the call's operands were event tensors
-    synops: list[Tensor] = field(default_factory=list)  # events × fan-out map (zero for a uniform fan-out)
-    events: list[Tensor] = field(default_factory=list)
-    maxima: list[Tensor] = field(default_factory=list)  # largest float32 column sum of the call
+    call_slots: list[int] = field(default_factory=list)  # slot of each call
+    part_calls: list[int] = field(default_factory=list)  # call of each part
+    offs: list[Tensor] = field(default_factory=list)
+    cols: list[Tensor] = field(default_factory=list)
+    fanout_parts: list[int] = field(default_factory=list)  # parts with a fan-out map...
+    fanouts: list[Tensor] = field(default_factory=list)  # ...and their maps (flat, accumulator dtype)
+    elements: int = 0  # numbers held in cols
 
     def __len__(self) -> int:
-        return len(self.slots)
+        return len(self.call_slots)
 
 
 @dataclass
@@ -78,8 +82,8 @@ class _NeuronSlot:
     neurons: int
     updates: int
     leaky: bool
-    spike_map: Tensor  # spikes per neuron, summed over calls, batch and time
     shape: tuple[int, ...]  # the neurons' shape in one sample at one step
+    spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
     calls: int = 0
 
 
@@ -98,19 +102,31 @@ class Evaluator:
         self.device = device
         self.mode = spike_mode
         self.dtype = accumulator_dtype(device)
+        self.scratch = Scratch()
         self._one = torch.ones((), dtype=self.dtype, device=device)
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
+        self.true = torch.ones((), dtype=torch.bool, device=device)
+        self._nothing = torch.zeros(0, dtype=torch.float32, device=device)
         # Column sums of recent neuron outputs, by tensor id: the next layer usually reads the same
         # spikes (often through a view), and then reuses them instead of reading the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
         self._slots: list[_Slot] = []
-        # one row per slot: [event calls, synops (fan-out maps), events, calls with inexact float32 sums]
-        self._acc = torch.zeros(0, 4, dtype=self.dtype, device=device)
+        # one row per slot: [event calls, synops (fan-out maps), events]
+        self._acc = torch.zeros(0, 3, dtype=self.dtype, device=device)
+        self._inexact = self._false
         self._pending = _Pending()
 
     def new_batch(self) -> None:
         self._recent.clear()
+
+    def scan_input(self, x: Tensor) -> Tensor | None:
+        """The event check of a model input (see ``column_events``), its column sums remembered per
+        sample for the layers that read it."""
+        width = x[0].numel() if x.dim() > 1 else max(x.numel(), 1)
+        off, col = column_events(x, self.mode, width, self.scratch)
+        self._remember(x, off, col, width)
+        return off
 
     def _remember(self, x: Tensor, off: Tensor | None, col: Tensor, width: int) -> None:
         self._recent[id(x)] = (weakref.ref(x), x._version, off, col, width)
@@ -134,7 +150,7 @@ class Evaluator:
             )
             if same and seen_width % width == 0:
                 return off, col if seen_width == width else col.view(-1, width).sum(0)
-        return column_events(x, self.mode, width)
+        return column_events(x, self.mode, width, self.scratch)
 
     # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:
@@ -168,39 +184,61 @@ class Evaluator:
     def _local(self, x: Tensor) -> Tensor:
         return x if x.device == self.device else x.to(self.device)
 
-    def _add(self, slot: _Slot, off: Tensor | None, synops: Tensor, events: Tensor, largest: Tensor) -> None:
-        """Record one call; its event-call figures count only if its operands were event tensors."""
+    def _queue_call(self, slot: _Slot) -> int:
         pending = self._pending
-        pending.slots.append(slot.index)
+        pending.call_slots.append(slot.index)
+        return len(pending.call_slots) - 1
+
+    def _queue_part(self, call: int, off: Tensor | None, col: Tensor, fanout: Tensor | None = None) -> None:
+        pending = self._pending
+        if fanout is not None:
+            pending.fanout_parts.append(len(pending.part_calls))
+            pending.fanouts.append(fanout)
+        pending.part_calls.append(call)
         pending.offs.append(self._zero if off is None else off)
-        pending.synops.append(synops)
-        pending.events.append(events)
-        pending.maxima.append(largest)
-        if len(pending) >= _FOLD:
+        pending.cols.append(col)
+        pending.elements += col.numel()
+
+    def _queued(self) -> None:
+        pending = self._pending
+        if len(pending) >= _FOLD or pending.elements >= _FOLD_ELEMENTS:
             self._fold()
 
     def _fold(self) -> None:
-        """Add every pending call to the accumulator: a dozen kernels for any number of calls."""
-        pending = self._pending
+        """Add every queued call to the accumulator, with the same few kernels for any number of calls:
+        segment sums over the concatenated column sums give each part's Σ|x| and Σ|x|·fan-out; a call
+        counts as events when every one of its parts is an event tensor."""
         if len(self._slots) > self._acc.shape[0]:
-            grown = torch.zeros(len(self._slots), 4, dtype=self.dtype, device=self.device)
+            grown = torch.zeros(len(self._slots), 3, dtype=self.dtype, device=self.device)
             grown[: self._acc.shape[0]] = self._acc
             self._acc = grown
+        pending = self._pending
         if not len(pending):
             return
-        is_event = (torch.stack(pending.offs) == 0).to(self.dtype)
-        values = torch.stack(
-            (
-                is_event,
-                torch.stack(pending.synops).to(self.dtype) * is_event,
-                torch.stack(pending.events).to(self.dtype) * is_event,
-                (torch.stack(pending.maxima) >= EXACT_FLOAT32).to(self.dtype),
-            ),
-            dim=1,
-        )
-        index = torch.tensor(pending.slots, dtype=torch.int64).to(self.device, non_blocking=True)
-        self._acc.index_add_(0, index, values)
         self._pending = _Pending()
+        dtype = self.dtype
+        flat = torch.cat(pending.cols)
+        # A float32 column sum beyond 2**24 may have rounded: noted once for the whole profile.
+        if flat.numel():
+            self._inexact = self._inexact | (flat.amax() >= EXACT_FLOAT32)
+        lengths = [col.numel() for col in pending.cols]
+        events = torch.segment_reduce(flat.to(dtype), "sum", lengths=self._index(lengths))
+        synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
+        if pending.fanout_parts:
+            weighted = torch.cat([pending.cols[i] for i in pending.fanout_parts]).to(dtype) * torch.cat(pending.fanouts)
+            fanout_lengths = self._index([lengths[i] for i in pending.fanout_parts])
+            synops[self._index(pending.fanout_parts)] = torch.segment_reduce(weighted, "sum", lengths=fanout_lengths)
+        not_events = (torch.stack(pending.offs) != 0).to(dtype)
+        per_part = torch.stack((not_events, synops, events), 1)
+        if len(pending.part_calls) != len(pending.call_slots):  # calls with several operands (or none)
+            per_call = torch.zeros(len(pending), 3, dtype=dtype, device=self.device)
+            per_part = per_call.index_add_(0, self._index(pending.part_calls), per_part)
+        is_event = (per_part[:, :1] == 0).to(dtype)
+        values = torch.cat((is_event, per_part[:, 1:] * is_event), 1)
+        self._acc.index_add_(0, self._index(pending.call_slots), values)
+
+    def _index(self, values: list[int]) -> Tensor:
+        return torch.tensor(values, dtype=torch.int64).to(self.device, non_blocking=True)
 
     def _synaptic(self, row: RowAccumulator, t: Synaptic) -> None:
         x = self._local(t.x)
@@ -208,44 +246,28 @@ class Evaluator:
         scale = None if fanout_map is not None else float(t.fanout)
         key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale)
         slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale)
+        call = self._queue_call(slot)
         if x.numel() == 0:
-            self._add(slot, None, self._zero, self._zero, self._zero)
-            return
-        width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-        off, col = self._column_events(x, width)
-        col64 = col.to(self.dtype)
-        synops = torch.dot(col64, fanout_map.reshape(-1).to(self.dtype)) if fanout_map is not None else self._zero
-        self._add(slot, off, synops, col64.sum(), col.amax())
+            self._queue_part(call, None, self._nothing)
+        else:
+            width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
+            off, col = self._column_events(x, width)
+            fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
+            self._queue_part(call, off, col, fanout)
+        self._queued()
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
         operands = [self._local(x) for x in t.operands if x.numel()]
         numel = sum(x.numel() for x in operands)
         slot = self._slot(row, ("elt", t.ops, numel), t.ops, t.ops, numel)
+        call = self._queue_call(slot)
         if not t.operands:
-            self._add(slot, self._one, self._zero, self._zero, self._zero)  # nothing visible: dense
-            return
-        offs: list[Tensor] = []
-        events: list[Tensor] = []
-        maxima: list[Tensor] = []
+            self._queue_part(call, self._one, self._nothing)  # nothing visible: dense
         for x in operands:
             # one column: the total (a view of all of x), the cheapest reduction
             off, col = self._column_events(x, 1)
-            if off is not None:
-                offs.append(off)
-            events.append(col.sum(dtype=self.dtype))
-            maxima.append(col.amax())
-        if len(events) > 1:
-            # several operands: events iff every one is an event tensor
-            offs = [torch.stack(offs).sum()] if offs else []
-            events = [torch.stack(events).sum()]
-            maxima = [torch.stack(maxima).amax()]
-        self._add(
-            slot,
-            offs[0] if offs else None,
-            self._zero,
-            events[0] if events else self._zero,
-            maxima[0] if maxima else self._zero,
-        )
+            self._queue_part(call, off, col)  # events iff every operand is an event tensor
+        self._queued()
 
     def _product(self, row: RowAccumulator, t: Product) -> None:
         key = ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None)
@@ -279,61 +301,65 @@ class Evaluator:
         key = (t.neurons, t.updates, t.leaky)
         slot = row.neuron_slots.get(key)
         if slot is None:
-            spike_map = torch.zeros(t.neurons, dtype=self.dtype, device=self.device)
             tail = tuple(t.output.shape[min(LEADING_DIMS[t.layout], max(t.output.dim() - 1, 0)) :])
             shape = tail if math.prod(tail) == t.neurons else (t.neurons,)
-            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, spike_map, shape)
+            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, shape)
             row.neuron_slots[key] = slot
         slot.calls += 1
         # One call's spikes per neuron are at most rows × the largest spike count: float32 is exact.
         output = self._local(t.output)
-        off, col = column_events(output, self.mode, t.neurons)
-        slot.spike_map += col
+        off, col = column_events(output, self.mode, t.neurons, self.scratch)
+        # Out of place: the remembered column sums below must not change.
+        spikes = col.to(self.dtype)
+        slot.spike_map = spikes if slot.spike_map is None else slot.spike_map + spikes
         self._remember(output, off, col, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------
-    def read_all(self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None) -> tuple[list[Counts], list]:
-        """Host counts of every row, and the values of ``extra`` device scalars, in one transfer."""
+    def read_all(
+        self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None
+    ) -> tuple[list[Counts], list[float], bool]:
+        """Host counts of every row, the values of ``extra`` device scalars, and whether a float32 column
+        sum may have rounded, in one transfer."""
         rows = list(rows)
         self._fold()
         device_values: list[Tensor] = [self._acc.reshape(-1)]
-        for row in rows:
-            for slot in row.slots.values():
-                if slot.product is not None:
-                    device_values.append(slot.product)
-            for nslot in row.neuron_slots.values():
-                device_values.append(nslot.spike_map.sum().reshape(1))
-        device_values += [value.to(self.dtype).reshape(1) for value in extra or []]
+        products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
+        device_values += [slot.product for slot in products]
+        neuron_slots = [n for row in rows for n in row.neuron_slots.values() if n.spike_map is not None]
+        device_values += [n.spike_map.sum().reshape(1) for n in neuron_slots]
+        device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self._inexact]]
         host = torch.cat(device_values).cpu().tolist()
-        slot_values = [host[4 * i : 4 * i + 4] for i in range(self._acc.shape[0])]
-        it = iter(host[4 * self._acc.shape[0] :])
+        width = self._acc.shape[1]
+        slot_values = [host[width * i : width * (i + 1)] for i in range(self._acc.shape[0])]
+        it = iter(host[width * self._acc.shape[0] :])
+        product_values = {id(slot): [next(it) for _ in range(4)] for slot in products}
+        spikes_of = {id(n): next(it) for n in neuron_slots}
         out: list[Counts] = []
         for row in rows:
             c = Counts(calls=row.calls, dense_macs=row.fixed.dense_macs, acs=row.fixed.acs, macs=row.fixed.macs)
             for slot in row.slots.values():
-                ev_calls, synops, events, inexact_calls = slot_values[slot.index]
+                ev_calls, synops, events = slot_values[slot.index]
                 event_elems = ev_calls * slot.event_elems
                 if slot.scale is not None:
                     synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses
                 if slot.product is not None:
-                    p_calls, p_synops, p_events, p_elems = (next(it) for _ in range(4))
-                    ev_calls, synops, events, event_elems = p_calls, p_synops, p_events, p_elems
+                    ev_calls, synops, events, event_elems = product_values[id(slot)]
                 c.dense_macs += slot.calls * slot.dense_macs
                 c.macs += (slot.calls - ev_calls) * slot.dense_macs
                 c.acs += synops + ev_calls * slot.event_acs
                 c.synops += synops
                 c.in_events += events
                 c.in_event_elems += event_elems
-                c.inexact = c.inexact or inexact_calls > 0
             for nslot in row.neuron_slots.values():
-                spikes = next(it)
                 updates = nslot.calls * nslot.updates
                 c.neuron_updates += updates
                 c.neuron_update_macs += updates if nslot.leaky else 0
-                c.spikes += spikes
+                c.spikes += spikes_of.get(id(nslot), 0.0)
                 c.neurons = max(c.neurons or 0, nslot.neurons)
-                if c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel():
+                if nslot.spike_map is not None and (
+                    c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()
+                ):
                     c.spike_map = nslot.spike_map.view(nslot.shape)
             out.append(c)
         extras = [next(it) for _ in extra or []]
-        return out, extras
+        return out, extras, next(it) > 0

@@ -20,7 +20,7 @@ from torch.overrides import TorchFunctionMode
 from . import frameworks
 from .accumulate import Counts, Evaluator, RowAccumulator
 from .errors import CountingError, SyopsError
-from .events import SpikeMode, event_stats
+from .events import SpikeMode
 from .fanout import FanoutCache
 from .inputs import Batch, model_device_dtype
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
@@ -352,26 +352,29 @@ class CountingSession:
         return ForwardError(f"the model's forward pass failed: {type(exc).__name__}: {_first_line(exc)}")
 
     def _check_model_input(self, batch: Batch) -> None:
-        """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise."""
+        """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise. Its
+        event check and column sums are remembered, so the first layer that reads it does not redo them."""
         if self.spike_mode != "integer":
             return
         primary = next((a for a in (*batch.args, *batch.kwargs.values()) if isinstance(a, Tensor)), None)
         if primary is None or primary.numel() == 0 or primary.dtype == torch.bool:
             return
         with torch._C.DisableTorchFunction():
-            is_event = event_stats(primary, "integer")[0]
-            flag = is_event & (primary.abs().amax() > 1)
+            off = self.evaluator.scan_input(primary)
+            is_event = (off == 0) if off is not None else self.evaluator.true
+            low, high = torch.aminmax(primary)
+            flag = is_event & ((high > 1) | (low < -1))
             self._raw_input_flag = flag if self._raw_input_flag is None else (self._raw_input_flag | flag)
 
     # -- collecting -------------------------------------------------------------------------------
-    def collect(self) -> tuple[list[tuple[Row, Counts]], bool]:
-        """Every row with its host counts (one device-to-host copy), and whether the model input
-        looked like raw integer values counted as events."""
+    def collect(self) -> tuple[list[tuple[Row, Counts]], bool, bool]:
+        """Every row with its host counts (one device-to-host copy); whether the model input looked like
+        raw integer values counted as events; whether a float32 column sum may have rounded."""
         rows = list(self.rows.values())
         extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-        counts, extras = self.evaluator.read_all((r.acc for r in rows), extra)
+        counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra)
         raw_input = bool(extras[0]) if extras else False
-        return list(zip(rows, counts, strict=True)), raw_input
+        return list(zip(rows, counts, strict=True)), raw_input, inexact
 
 
 def _first_line(exc: BaseException) -> str:

@@ -164,12 +164,13 @@ def _reversed_padding(padding: Any, dims: int) -> list[int]:
 
 
 class FanoutCache:
-    """Fan-out maps of one profiling session, keyed by what determines them."""
+    """Fan-out maps (and other shape-derived constants of a rule) of one profiling session, keyed by what
+    determines them."""
 
     def __init__(self) -> None:
-        self._maps: dict[tuple, Tensor] = {}
+        self._maps: dict[tuple, Any] = {}
 
-    def get(self, key: tuple, make: Callable[[], Tensor]) -> Tensor:
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         found = self._maps.get(key)
         if found is None:
             found = make()

@@ -118,14 +118,14 @@ def profile(
                     samples += batch.samples
                     sample_shape = sample_shape or batch.sample_shape
                     advance()
-                results, raw_input = session.collect()
+                results, raw_input, inexact = session.collect()
         if group is not None:
-            results, samples, raw_input = _all_reduce(group, session, results, samples, raw_input)
+            results, samples, (raw_input, inexact) = _all_reduce(group, session, results, samples, [raw_input, inexact])
     finally:
         if group is not None:
             group.close()
     notes = []
-    if any(counts.inexact for _, counts in results):
+    if inexact:
         notes.append(INEXACT_NOTE)
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
@@ -143,12 +143,12 @@ def profile(
     )
 
 
-def _all_reduce(group, session: CountingSession, results, samples: int, raw_input: bool):
+def _all_reduce(group, session: CountingSession, results, samples: int, flags: list[bool]):
     """Every rank's rows summed (rows matched by name, type and kind); rows that ran only elsewhere
     are rebuilt from this rank's copy of the model."""
     keyed = {(row.name, row.type_name, row.is_op): counts for row, counts in results}
     rows = {(row.name, row.type_name, row.is_op): row for row, _ in results}
-    merged, samples, (raw_input,) = distributed.all_reduce_results(group, keyed, samples, [raw_input])
+    merged, samples, flags = distributed.all_reduce_results(group, keyed, samples, flags)
     if samples == 0:
         raise SyopsError("the DataLoader is empty: no batch to profile")
     out = []
@@ -158,7 +158,7 @@ def _all_reduce(group, session: CountingSession, results, samples: int, raw_inpu
             name, type_name, is_op = key
             row = Row(name, type_name, session.info_named(name), is_op, None)  # type: ignore[arg-type]
         out.append((row, counts))
-    return out, samples, raw_input
+    return out, samples, flags
 
 
 class _NoProgress:

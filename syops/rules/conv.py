@@ -95,10 +95,25 @@ def conv_term(
     nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, family="synaptic"
 )
 def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
-    geometry = conv_geometry(m)
-    # A transposed conv's output padding is read off its actual output (forward may get output_size).
-    geometry.pop("output_padding", None)
-    return [conv_term(tensor_arg(args, kwargs), out, m.weight, m.bias is not None, ctx, **geometry)]
+    x = tensor_arg(args, kwargs)
+
+    def term() -> Synaptic:
+        geometry = conv_geometry(m)
+        # A transposed conv's output padding is read off its actual output (forward may get output_size).
+        geometry.pop("output_padding", None)
+        return conv_term(x, out, m.weight, m.bias is not None, ctx, **geometry)
+
+    if ctx.fanouts is None:
+        return [term()]
+    # Everything but the input is fixed by the module and the shapes: worked out once per session.
+    key = ("conv-module", id(m), id(m.weight), m.bias is not None, x.shape, out.shape)
+
+    def constants() -> tuple:
+        found = term()
+        return found.dense_macs, found.fanout, found.bias_adds
+
+    dense, fanout, bias_adds = ctx.fanouts.get(key, constants)
+    return [Synaptic(x, dense, fanout, bias_adds)]
 
 
 def conv_op(func, args, kwargs, out, ctx):

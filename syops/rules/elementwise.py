@@ -30,6 +30,8 @@ def binary_elementwise(func, args, kwargs, out, ctx):
     tensors = tuple(t for t in (a, b) if isinstance(t, Tensor))
     if not tensors:
         return []
+    if len(tensors) == 1 or tensors[0].shape == tensors[1].shape:  # the common case, without broadcasting
+        return [Elementwise(tensors, tensors[0].numel())]
     shape = torch.broadcast_shapes(*(t.shape for t in tensors))
     return [Elementwise(tensors, prod(shape))]
 
