@@ -222,12 +222,12 @@ class Evaluator:
         if flat.numel():
             self._inexact = self._inexact | (flat.amax() >= EXACT_FLOAT32)
         lengths = [col.numel() for col in pending.cols]
-        events = torch.segment_reduce(flat.to(dtype), "sum", lengths=self._index(lengths))
+        events = self._segment_sums(flat.to(dtype), lengths)
         synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
         if pending.fanout_parts:
             weighted = torch.cat([pending.cols[i] for i in pending.fanout_parts]).to(dtype) * torch.cat(pending.fanouts)
-            fanout_lengths = self._index([lengths[i] for i in pending.fanout_parts])
-            synops[self._index(pending.fanout_parts)] = torch.segment_reduce(weighted, "sum", lengths=fanout_lengths)
+            fanout_lengths = [lengths[i] for i in pending.fanout_parts]
+            synops[self._index(pending.fanout_parts)] = self._segment_sums(weighted, fanout_lengths)
         not_events = (torch.stack(pending.offs) != 0).to(dtype)
         per_part = torch.stack((not_events, synops, events), 1)
         if len(pending.part_calls) != len(pending.call_slots):  # calls with several operands (or none)
@@ -239,6 +239,13 @@ class Evaluator:
 
     def _index(self, values: list[int]) -> Tensor:
         return torch.tensor(values, dtype=torch.int64).to(self.device, non_blocking=True)
+
+    def _segment_sums(self, values: Tensor, lengths: list[int]) -> Tensor:
+        """Sums of consecutive segments of ``values``. ``unsafe``: the lengths are ours and add up, so the
+        kernel need not check them (a check reads them back: a host synchronisation)."""
+        if not values.numel():  # the kernel refuses empty data; every segment is empty
+            return torch.zeros(len(lengths), dtype=values.dtype, device=values.device)
+        return torch.segment_reduce(values, "sum", lengths=self._index(lengths), unsafe=True)
 
     def _synaptic(self, row: RowAccumulator, t: Synaptic) -> None:
         x = self._local(t.x)
