@@ -316,9 +316,9 @@ class Evaluator:
         # One call's spikes per neuron are at most rows × the largest spike count: float32 is exact.
         output = self._local(t.output)
         off, col = column_events(output, self.mode, t.neurons, self.scratch)
-        # Out of place: the remembered column sums below must not change.
-        spikes = col.to(self.dtype)
-        slot.spike_map = spikes if slot.spike_map is None else slot.spike_map + spikes
+        # One call's float32 sums are exact; calls add up in the accumulator dtype. Out of place: the
+        # remembered column sums below must not change.
+        slot.spike_map = col if slot.spike_map is None else slot.spike_map.to(self.dtype) + col
         self._remember(output, off, col, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------
@@ -333,7 +333,7 @@ class Evaluator:
         products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
         device_values += [slot.product for slot in products]
         neuron_slots = [n for row in rows for n in row.neuron_slots.values() if n.spike_map is not None]
-        device_values += [n.spike_map.sum().reshape(1) for n in neuron_slots]
+        device_values += [n.spike_map.sum(dtype=self.dtype).reshape(1) for n in neuron_slots]
         device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self._inexact]]
         host = torch.cat(device_values).cpu().tolist()
         width = self._acc.shape[1]

@@ -315,5 +315,6 @@ def _layer_stats(
         neuron_updates=nu,
         neuron_update_macs=nu_macs,
         # spikes per neuron per sample per time step (updates per neuron = samples × T)
-        firing_rate_map=(c.spike_map / (c.neuron_updates / c.neurons)) if c.spike_map is not None else None,
+        spike_map=c.spike_map,
+        updates_per_neuron=(c.neuron_updates / c.neurons) if c.neurons else 0.0,
     )

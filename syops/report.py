@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ._version import __version__
 from .energy import EnergyModel
+from .events import accumulator_dtype
 from .units import human, percent
 
 LAYER_FIELDS: tuple[str, ...] = (
@@ -59,9 +60,18 @@ class LayerStats:
     # the part of them that are MACs (leaky neurons). Included in acs / macs when they are counted.
     neuron_updates: float = 0.0
     neuron_update_macs: float = 0.0
-    # Per-neuron firing rate of a neuron layer: spikes per neuron per time step, averaged over the samples,
-    # shaped like one sample's neurons at one step (a device tensor; None for other layers).
-    firing_rate_map: Any = field(default=None, repr=False, compare=False)
+    # A neuron layer's spikes per neuron over the whole profile (a device tensor shaped like one sample's
+    # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
+    spike_map: Any = field(default=None, repr=False, compare=False)
+    updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
+
+    @property
+    def firing_rate_map(self) -> Any:
+        """Per-neuron firing rate: spikes per neuron per time step, averaged over the samples (worked out
+        when read, so a profile whose maps nobody reads pays nothing for them)."""
+        if self.spike_map is None:
+            return None
+        return self.spike_map.to(accumulator_dtype(self.spike_map.device)) / self.updates_per_neuron
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in LAYER_FIELDS}

@@ -8,7 +8,9 @@ buffers and tensor-valued state (a neuron's membrane potential), which a forward
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from operator import is_
 
 import torch
 from torch import Tensor, nn
@@ -25,17 +27,20 @@ class _ModuleSnapshot:
     tensors: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # (tensor, copy, version)
 
 
+# Attribute values that cannot hold a tensor: skipped without a closer look (most of a module's __dict__).
+_PLAIN = frozenset({bool, int, float, str, type(None), dict, OrderedDict, set})
+
+
 def _state_tensors(module: nn.Module) -> list[Tensor]:
     """Tensors a forward pass may change in place: buffers and tensor-valued attributes (or lists of
     them). spikingjelly's ``_memories`` are left out: its reset, which the engine runs before every
     batch, replaces each memory with a new tensor, so the originals are never reached by the forward
     and the snapshot's references restore them (no copy of the neuron states is needed)."""
-    found: dict[int, Tensor] = {}
-    candidates: list[object] = list(module._buffers.values())
-    candidates += [value for name, value in module.__dict__.items() if name not in _MAPPINGS]
-    for value in candidates:
-        items = value if isinstance(value, (list, tuple)) else (value,)
-        for item in items:
+    found: dict[int, Tensor] = {id(t): t for t in module._buffers.values() if t is not None}
+    for name, value in module.__dict__.items():
+        if type(value) in _PLAIN or name in _MAPPINGS:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else (value,):
             if isinstance(item, Tensor) and not isinstance(item, nn.Parameter):
                 found[id(item)] = item
     return list(found.values())
@@ -62,11 +67,12 @@ class ModelSnapshot:
         with torch.no_grad():
             for module, snap in self._snaps:
                 current = module.__dict__
-                for name in [k for k in current if k not in snap.attributes]:
-                    del current[name]
-                for name, value in snap.attributes.items():
-                    if current.get(name, _MISSING) is not value:
-                        current[name] = value
+                if not _same_contents(current, snap.attributes):
+                    for name in [k for k in current if k not in snap.attributes]:
+                        del current[name]
+                    for name, value in snap.attributes.items():
+                        if current.get(name, _MISSING) is not value:
+                            current[name] = value
                 for name, contents in snap.mappings.items():
                     target = current[name]
                     if not _same_contents(target, contents):
@@ -84,8 +90,10 @@ _MISSING = object()
 
 
 def _same_contents(current: dict | set, saved: dict | set) -> bool:
+    """The same keys holding the same objects (compared in C, in insertion order; a reordered but
+    unchanged mapping reads as changed and is simply rewritten)."""
     if len(current) != len(saved):
         return False
     if isinstance(saved, set):
         return current == saved
-    return all(current.get(key, _MISSING) is value for key, value in saved.items())
+    return all(map(is_, current, saved)) and all(map(is_, current.values(), saved.values()))
