@@ -272,13 +272,17 @@ def _targets(results: dict[str, tuple[dict[str, float], float, float]]) -> list[
         "## Where the time goes",
         "",
         f"Of the {ratio - 1:.2f}× that profiling adds to {label}, {counting / times['plain forward']:.2f}× is spent "
-        f"in the counting rules and {rest:.2f}× elsewhere: the forward hooks on every module that can count, "
-        "snapshotting and restoring the model, and building the report. The counting share is memory traffic: "
-        "every layer input is read to decide, exactly, whether all its elements are integers (|x|, its fractional "
-        "part, a sum) and to sum its events per position for the fan-out — four passes of PyTorch's eager "
-        "elementwise kernels, each a few percent of a layer whose oneDNN convolution is very fast on this CPU. "
-        "A neuron's output is read once for its spike map and the next layer reuses those sums. None of it waits "
-        "for the device: counts stay on it until one copy at the end.",
+        f"in the counting rules and {rest:.2f}× elsewhere: the hooks that keep the stack of running modules, "
+        "snapshotting and restoring the model, folding the queued results and the one copy back, and building "
+        "the report — Python bookkeeping of a few microseconds per module and per counted call. The counting "
+        "share is mostly memory traffic: to decide exactly whether every element of a layer input is an integer, "
+        "and to sum its events per position for the fan-out, each input is read by four eager kernels per chunk "
+        "of 2**16 elements (|x| into a scratch buffer, its column sums, its fractional part, the sum of that); a "
+        "neuron's output is read once and the next layer reuses its sums. Dense tensors (a dense ResNet's every "
+        "activation, a spiking ResNet's BatchNorm inputs) must be read in full too, since one non-integer "
+        "element anywhere decides. A fused single-pass kernel needs a compiler at run time: a numba prototype "
+        "of one cut about 3 ms (0.07×) from spiking_resnet18, not enough to reach 1.10×, so syops does not "
+        "depend on one. None of it waits for the device: counts stay on it until one copy at the end.",
     ]
 
 

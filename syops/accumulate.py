@@ -24,7 +24,7 @@ from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, 
 
 # Accumulator fields of a slot (all summed over calls).
 _FOLD = 4096  # pending calls folded into the accumulator at once
-_FOLD_ELEMENTS = 1 << 22  # ...or sooner, once their queued column sums hold this many numbers
+_FOLD_ELEMENTS = 1 << 18  # ...or sooner, once their queued column sums hold this many numbers (1 MiB)
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
 
 
@@ -121,12 +121,8 @@ class Evaluator:
         self._recent.clear()
 
     def scan_input(self, x: Tensor) -> Tensor | None:
-        """The event check of a model input (see ``column_events``), its column sums remembered per
-        sample for the layers that read it."""
-        width = x[0].numel() if x.dim() > 1 else max(x.numel(), 1)
-        off, col = column_events(x, self.mode, width, self.scratch)
-        self._remember(x, off, col, width)
-        return off
+        """The event check of a model input (see ``column_events``)."""
+        return column_events(x, self.mode, 1, self.scratch)[0]
 
     def _remember(self, x: Tensor, off: Tensor | None, col: Tensor, width: int) -> None:
         self._recent[id(x)] = (weakref.ref(x), x._version, off, col, width)

@@ -352,8 +352,7 @@ class CountingSession:
         return ForwardError(f"the model's forward pass failed: {type(exc).__name__}: {_first_line(exc)}")
 
     def _check_model_input(self, batch: Batch) -> None:
-        """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise. Its
-        event check and column sums are remembered, so the first layer that reads it does not redo them."""
+        """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise."""
         if self.spike_mode != "integer":
             return
         primary = next((a for a in (*batch.args, *batch.kwargs.values()) if isinstance(a, Tensor)), None)

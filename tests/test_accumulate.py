@@ -65,3 +65,40 @@ def test_float32_sums_that_could_round_are_flagged():
     report = syops.profile(nn.ReLU(), inputs=big)
     assert INEXACT_NOTE in report.notes
     assert syops.profile(nn.ReLU(), inputs=torch.ones(1, 1 << 20)).notes == []
+
+
+def test_large_queues_are_folded_early_without_loss():
+    """Calls whose queued column sums pass the fold's element budget (2**18 numbers) fold mid-profile;
+    every call is still counted once."""
+
+    class Wide(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(70_000, 3, bias=False)
+
+        def forward(self, x):
+            return sum(self.fc(step) for step in x)
+
+    x = make_input("binary", (6, 1, 70_000), torch.Generator().manual_seed(0))
+    row = syops.profile(Wide(), inputs=x, batch_size=1).layer("fc")
+    assert row.calls == 6 and row.synops == float(x.sum()) * 3 and row.macs == 0 and row.acs == row.synops
+
+
+def test_an_empty_operand_beside_others_in_one_fold():
+    """A call with no elements queues an empty column sum; the segment sums of its neighbours stay
+    aligned."""
+
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.empty = nn.Linear(4, 2, bias=False)
+            self.full = nn.Linear(4, 5, bias=False)
+
+        def forward(self, x):
+            self.empty(x[:0])
+            return self.full(x)
+
+    x = make_input("integer", (1, 4), torch.Generator().manual_seed(1))
+    report = syops.profile(Two(), inputs=x)
+    assert report.layer("empty").synops == 0 and report.layer("empty").macs == 0
+    assert report.layer("full").synops == float(x.abs().sum()) * 5 and report.layer("full").macs == 0
