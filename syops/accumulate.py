@@ -106,7 +106,6 @@ class Evaluator:
         self._one = torch.ones((), dtype=self.dtype, device=device)
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
-        self.true = torch.ones((), dtype=torch.bool, device=device)
         self._nothing = torch.zeros(0, dtype=torch.float32, device=device)
         # Column sums of recent neuron outputs, by tensor id: the next layer usually reads the same
         # spikes (often through a view), and then reuses them instead of reading the tensor again.
@@ -309,11 +308,10 @@ class Evaluator:
             slot = _NeuronSlot(t.neurons, t.updates, t.leaky, shape)
             row.neuron_slots[key] = slot
         slot.calls += 1
-        # One call's spikes per neuron are at most rows × the largest spike count: float32 is exact.
         output = self._local(t.output)
         off, col = column_events(output, self.mode, t.neurons, self.scratch)
-        # One call's float32 sums are exact; calls add up in the accumulator dtype. Out of place: the
-        # remembered column sums below must not change.
+        # One call's spikes per neuron are at most rows × the largest spike count, exact in float32; calls
+        # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
         slot.spike_map = col if slot.spike_map is None else slot.spike_map.to(self.dtype) + col
         self._remember(output, off, col, t.neurons)
 

@@ -359,10 +359,11 @@ class CountingSession:
         if primary is None or primary.numel() == 0 or primary.dtype == torch.bool:
             return
         with torch._C.DisableTorchFunction():
-            off = self.evaluator.scan_input(primary)
-            is_event = (off == 0) if off is not None else self.evaluator.true
             low, high = torch.aminmax(primary)
-            flag = is_event & ((high > 1) | (low < -1))
+            flag = (high > 1) | (low < -1)
+            off = self.evaluator.scan_input(primary)
+            if off is not None:  # None: an integer dtype, events by definition
+                flag = flag & (off == 0)
             self._raw_input_flag = flag if self._raw_input_flag is None else (self._raw_input_flag | flag)
 
     # -- collecting -------------------------------------------------------------------------------
