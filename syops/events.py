@@ -63,15 +63,17 @@ def column_events(
     sum of that: four kernels, three of them on data still in cache.
     """
     rows = x.reshape(-1, width)
-    check = mode is not None and (x.is_floating_point() or mode == "binary")
+    if not rows.shape[0]:  # an empty tensor
+        return None, torch.zeros(width, dtype=torch.float32, device=x.device)
+    check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
     if rows.shape[0] <= step:  # one chunk (most layer inputs)
-        return _chunk_events(rows, mode if check else None, scratch) if rows.shape[0] else (None, _zeros(x, width))
+        return _chunk_events(rows, check, scratch)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
     for r0 in range(0, rows.shape[0], step):
-        off, col = _chunk_events(rows[r0 : r0 + step], mode if check else None, scratch)
+        off, col = _chunk_events(rows[r0 : r0 + step], check, scratch)
         cols.append(col)
         if off is not None:
             offs.append(off)
@@ -91,10 +93,6 @@ def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch) -> tu
     if mode == "integer":
         return magnitude.frac_().sum(), col
     return None, col
-
-
-def _zeros(x: Tensor, width: int) -> Tensor:
-    return torch.zeros(width, dtype=torch.float32, device=x.device)
 
 
 def abs_column_sums(x: Tensor, n: int) -> Tensor:

@@ -97,22 +97,19 @@ def conv_term(
 def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
     x = tensor_arg(args, kwargs)
 
-    def term() -> Synaptic:
+    def constants() -> tuple:
         geometry = conv_geometry(m)
         # A transposed conv's output padding is read off its actual output (forward may get output_size).
         geometry.pop("output_padding", None)
-        return conv_term(x, out, m.weight, m.bias is not None, ctx, **geometry)
+        term = conv_term(x, out, m.weight, m.bias is not None, ctx, **geometry)
+        return term.dense_macs, term.fanout, term.bias_adds
 
     if ctx.fanouts is None:
-        return [term()]
-    # Everything but the input is fixed by the module and the shapes: worked out once per session.
-    key = ("conv-module", id(m), id(m.weight), m.bias is not None, x.shape, out.shape)
-
-    def constants() -> tuple:
-        found = term()
-        return found.dense_macs, found.fanout, found.bias_adds
-
-    dense, fanout, bias_adds = ctx.fanouts.get(key, constants)
+        dense, fanout, bias_adds = constants()
+    else:
+        # Everything but the input is fixed by the module and the shapes: worked out once per session.
+        key = ("conv-module", id(m), id(m.weight), m.bias is not None, x.shape, out.shape)
+        dense, fanout, bias_adds = ctx.fanouts.get(key, constants)
     return [Synaptic(x, dense, fanout, bias_adds)]
 
 
