@@ -299,6 +299,7 @@ def _layer_stats(
     synops = c.synops * per
     counted_nu_acs = nu_acs if count_neuron_updates else 0.0
     counted_nu_macs = nu_macs if count_neuron_updates else 0.0
+    compute_mj = energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs)
     return LayerStats(
         name=row.name,
         type=row.type_name,
@@ -311,7 +312,8 @@ def _layer_stats(
         input_event_rate=(c.in_events / c.in_event_elems) if c.in_event_elems > 0 else None,
         neurons=c.neurons,
         output_spike_rate=(c.spikes / c.neuron_updates) if c.neuron_updates > 0 else None,
-        energy_mj=energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs),
+        energy_mj=compute_mj,
+        compute_energy_mj=compute_mj,
         neuron_updates=nu,
         neuron_update_macs=nu_macs,
         # spikes per neuron per sample per time step (updates per neuron = samples × T)

@@ -56,6 +56,12 @@ class LayerStats:
     neurons: int | None
     output_spike_rate: float | None
     energy_mj: float
+    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of design §2
+    # (weight_reads, bias_reads, input_reads, state_reads, state_writes, output_writes), per sample, or
+    # None when no memory model priced the profile.
+    compute_energy_mj: float = 0.0
+    memory_energy_mj: float = 0.0
+    memory: dict[str, float] | None = None
     # Not in the JSON schema (the totals carry the sum): per-sample neuron updates of this layer, and
     # the part of them that are MACs (leaky neurons). Included in acs / macs when they are counted.
     neuron_updates: float = 0.0

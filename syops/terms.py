@@ -66,15 +66,21 @@ class Neuron:
     updates: int
     leaky: bool
     layout: NeuronLayout = "step"
+    # Words of state each neuron keeps and read-modify-writes per update (design §1, memory traffic):
+    # 1 for IF and LIF types (the membrane), 2 for current-based and adaptive neurons (a synaptic
+    # current, an adaptive threshold or a recovery variable beside the membrane).
+    state_words: int = 1
 
 
-def neuron_term(states: Tensor, layout: NeuronLayout, leaky: bool, spikes: Tensor | None = None) -> Neuron:
+def neuron_term(
+    states: Tensor, layout: NeuronLayout, leaky: bool, spikes: Tensor | None = None, state_words: int = 1
+) -> Neuron:
     """One call of a neuron layer whose output ``states`` is laid out as ``layout``: a neuron per element
     of one sample at one step, an update per element; ``spikes`` (default: ``states``) are the events it
-    emits (zeros of ``neurons`` elements for a layer without spikes)."""
+    emits (zeros of ``neurons`` elements for a layer without spikes); ``state_words`` per neuron."""
     dims = min(LEADING_DIMS[layout], max(states.dim() - 1, 0))
     neurons = math.prod(states.shape[dims:])
-    return Neuron(states if spikes is None else spikes, neurons, states.numel(), leaky, layout)
+    return Neuron(states if spikes is None else spikes, neurons, states.numel(), leaky, layout, state_words)
 
 
 @dataclass(frozen=True, slots=True)
