@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import click
+from rich.console import Group
 from rich.table import Table
 
 from syops import PRESETS
+from syops.memory import MEMORY_PRESETS
 
 from .output import emit, emit_rich, format_for
 from .params import debug_option, quiet_option
@@ -22,10 +24,19 @@ from .params import debug_option, quiet_option
 def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> None:
     """The energy presets (--energy NAME): cost per AC and per MAC, device overrides, and sources.
 
-    A custom model is --energy ac=PJ,mac=PJ[,synop=PJ,neuron=PJ] or a TOML file with those keys.
+    A custom model is --energy ac=PJ,mac=PJ[,synop=PJ,neuron=PJ] or a TOML file with those keys. The
+    memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
+    "none"), dram_above (bytes) and queue_words.
     """
     if format_for(fmt, output, ("table", "json")) == "json":
-        emit(json.dumps([m.to_dict() for m in PRESETS.values()], indent=2) + "\n", output, quiet)
+        data = {
+            "energy_models": [m.to_dict() for m in PRESETS.values()],
+            "memory_models": [
+                {"name": name, **(m.to_dict() if m is not None else {"source": "compute energy only"})}
+                for name, m in MEMORY_PRESETS.items()
+            ],
+        }
+        emit(json.dumps(data, indent=2) + "\n", output, quiet)
         return
     table = Table(title="Energy models (pJ per operation)", header_style="bold")
     for column, justify in (
@@ -46,4 +57,17 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
             "AC (IF) / MAC (leaky)" if model.e_neuron_update_pj is None else f"{model.e_neuron_update_pj:g}",
             model.source,
         )
-    emit_rich(table, output, quiet)
+    emit_rich(Group(table, _memory_table()), output, quiet)
+
+
+def _memory_table() -> Table:
+    table = Table(title="Memory models (--memory NAME; pJ per access by memory size)", header_style="bold")
+    for column in ("Preset", "Word bits", "Dense reuse", "DRAM above", "Event queue", "Source"):
+        table.add_column(column)
+    for name, model in MEMORY_PRESETS.items():
+        if model is None:
+            table.add_row(name, "-", "-", "-", "-", "no memory traffic priced: compute energy only")
+            continue
+        dram = "-" if model.dram_above is None else f"{model.dram_above} B"
+        table.add_row(name, str(model.bits), model.dense_reuse, dram, f"{model.queue_words} words", model.source)
+    return table

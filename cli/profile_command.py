@@ -15,6 +15,8 @@ from syops import SyopsError, profile, resolve_energy
 from syops.distributed import is_secondary_rank
 from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS
+from syops.memory import resolve_memory
+from syops.profiler import default_memory
 
 from . import models
 from .output import emit, emit_rich, format_for, note
@@ -40,6 +42,11 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--max-batches", type=click.IntRange(min=1), help="Profile at most this many batches of --data.")
 @click.option("--encoding", type=click.Choice(ENCODINGS), help="Present a static input repeated or rate coded.")
 @click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
+@click.option(
+    "--memory",
+    metavar="NAME|FILE",
+    help="Memory model: sram-45nm (default; none with loihi), sram-45nm-noreuse, none, or FILE.toml.",
+)
 @click.option("--spike-mode", type=click.Choice(SPIKE_MODES), default="integer", show_default=True)
 @click.option("--skip-zero-weights", is_flag=True, help="Count only synapses with a non-zero weight.")
 @click.option("--no-neuron-updates", is_flag=True, help="Leave neuron updates out of the totals.")
@@ -66,6 +73,7 @@ def profile_command(
     max_batches: int | None,
     encoding: str | None,
     energy: str,
+    memory: str | None,
     spike_mode: str,
     skip_zero_weights: bool,
     no_neuron_updates: bool,
@@ -84,6 +92,7 @@ def profile_command(
     """
     debug = DEBUG.get()
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
+    memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     shape = parse_shape(input_shape)
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
@@ -132,6 +141,7 @@ def profile_command(
             skip_zero_weights=skip_zero_weights,
             count_neuron_updates=not no_neuron_updates,
             energy=energy_model,
+            memory=memory_model if memory_model is not None else "none",
             ignore_modules=_ignore_types(model, ignore),
             seed=seed,
             progress=loader is not None and not quiet and _stderr_is_terminal(),

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from syops import SyopsError, zoo
+from syops.memory import resolve_memory
 
 from .output import emit, emit_rich, note
 from .params import debug_option, parse_list, quiet_option
@@ -23,9 +24,18 @@ DEFAULT_FILE = Path("model_zoo_results.md")
 @click.option("--check", is_flag=True, help="Recompute and exit 1, listing the differing cells, if the file is stale.")
 @click.option("--models", "names", metavar="A,B", help="Only these rows (labels or model names).")
 @click.option("--list", "list_models", is_flag=True, help="List the zoo's models and their default inputs.")
+@click.option(
+    "--memory",
+    default=zoo.TABLE_MEMORY,
+    show_default=True,
+    metavar="NAME|FILE",
+    help="Memory model pricing the Memory column: a preset (syops energy-models) or a TOML file.",
+)
 @quiet_option
 @debug_option
-def zoo_command(output: Path | None, check: bool, names: str | None, list_models: bool, quiet: bool) -> None:
+def zoo_command(
+    output: Path | None, check: bool, names: str | None, list_models: bool, memory: str, quiet: bool
+) -> None:
     """Generate the model zoo table (model_zoo_results.md), or check that it is up to date.
 
     Without --output the document is printed. With --output an existing file keeps its text outside the
@@ -34,6 +44,7 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
     if list_models:
         emit_rich(_listing(), output, quiet)
         return
+    resolve_memory(memory)  # a bad memory model fails before any work
     rows = zoo.select_rows(parse_list(names))
     path = output or DEFAULT_FILE
     existing = None
@@ -50,7 +61,7 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
     cells = []
     for index, row in enumerate(rows, 1):
         started = time.perf_counter()
-        cells.append(zoo.table_cells(row))
+        cells.append(zoo.table_cells(row, memory=memory))
         if not quiet:
             note(f"[{index}/{len(rows)}] {row.label}: {time.perf_counter() - started:.1f} s", kind="zoo")
     if check:
@@ -67,7 +78,7 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
             note(f"{path} is up to date ({len(rows)} row(s) checked)")
         return
     if output is None:
-        emit(zoo.render_document(cells), None)
+        emit(zoo.render_document(cells, memory=str(memory)), None)
     else:
         emit(zoo.update_document(existing, cells), output, quiet)
 

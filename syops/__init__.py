@@ -7,14 +7,17 @@ from .compat.sinabs_api import SNNAnalyzer, SynOpCounter
 from .energy import PRESETS, EnergyModel, resolve_energy
 from .errors import CountingError, SyopsError
 from .fanout import fanout
+from .memory import MEMORY_PRESETS, MemoryModel, resolve_memory
 from .profiler import profile
 from .report import LayerStats, Report
 
 __all__ = [
+    "MEMORY_PRESETS",
     "PRESETS",
     "CountingError",
     "EnergyModel",
     "LayerStats",
+    "MemoryModel",
     "Report",
     "SNNAnalyzer",
     "SynOpCounter",
@@ -27,6 +30,7 @@ __all__ = [
     "metrics",
     "profile",
     "resolve_energy",
+    "resolve_memory",
 ]
 
 

@@ -15,17 +15,32 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
+from .memory import MemoryModel
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
+from .traffic import (
+    ACCESS_KINDS,
+    ElementwiseGeometry,
+    NeuronGeometry,
+    ProductGeometry,
+    SynapticGeometry,
+    Traffic,
+    elementwise_traffic,
+    neuron_traffic,
+    product_traffic,
+    synaptic_traffic,
+)
 
 # Accumulator fields of a slot (all summed over calls).
 _FOLD = 4096  # pending calls folded into the accumulator at once
 _FOLD_ELEMENTS = 1 << 18  # ...or sooner, once their queued column sums hold this many numbers (1 MiB)
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
+_WIDTH = 5  # accumulator columns per slot
 
 
 @dataclass
@@ -43,7 +58,25 @@ class Counts:
     neuron_update_macs: float = 0.0
     spikes: float = 0.0
     neurons: int | None = None
+    # Memory traffic (see syops.traffic), summed over calls: accesses by kind, their energy in pJ, the
+    # energy of the same calls run densely (the ANN baseline's dataflow, before it is divided by T), and
+    # the calls whose rule gave no memory geometry (their traffic is not counted).
+    weight_reads: float = 0.0
+    bias_reads: float = 0.0
+    input_reads: float = 0.0
+    state_reads: float = 0.0
+    state_writes: float = 0.0
+    output_writes: float = 0.0
+    memory_pj: float = 0.0
+    ann_memory_pj: float = 0.0
+    untracked_calls: float = 0.0
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
+
+    def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
+        for kind in ACCESS_KINDS:
+            setattr(self, kind, getattr(self, kind) + actual.accesses[kind])
+        self.memory_pj += actual.pj
+        self.ann_memory_pj += ann.pj
 
 
 @dataclass
@@ -53,9 +86,10 @@ class _Slot:
     event_elems: int  # operand elements of one call
     scale: float | None  # uniform fan-out: synops = events × scale (added on the host)
     index: int  # row of the evaluator's accumulator
+    geometry: SynapticGeometry | ElementwiseGeometry | ProductGeometry | None = None  # for memory traffic
     calls: int = 0
     # A product of two activations classifies each operand on its own: [event calls, synops, events,
-    # event elements], accumulated at once (products are few).
+    # event elements, reads of the dense operand by events], accumulated at once (products are few).
     product: Tensor | None = None
 
 
@@ -69,6 +103,7 @@ class _Pending:
     part_calls: list[int] = field(default_factory=list)  # call of each part
     offs: list[Tensor] = field(default_factory=list)
     cols: list[Tensor] = field(default_factory=list)
+    numels: list[int] = field(default_factory=list)  # operand elements of each part
     fanout_parts: list[int] = field(default_factory=list)  # parts with a fan-out map...
     fanouts: list[Tensor] = field(default_factory=list)  # ...and their maps (flat, accumulator dtype)
     elements: int = 0  # numbers held in cols
@@ -83,6 +118,7 @@ class _NeuronSlot:
     updates: int
     leaky: bool
     shape: tuple[int, ...]  # the neurons' shape in one sample at one step
+    geometry: NeuronGeometry
     spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
     calls: int = 0
 
@@ -111,13 +147,17 @@ class Evaluator:
         # spikes (often through a view), and then reuses them instead of reading the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
         self._slots: list[_Slot] = []
-        # one row per slot: [event calls, synops (fan-out maps), events]
-        self._acc = torch.zeros(0, 3, dtype=self.dtype, device=device)
+        # one row per slot: [event calls, synops (fan-out maps), events, events of event operands,
+        # elements of dense operands] (the last two: an elementwise call's reads, operand by operand)
+        self._acc = torch.zeros(0, _WIDTH, dtype=self.dtype, device=device)
+        # (samples, time steps) of the batch running: how many images an activation tensor holds
+        self.batch_images: tuple[int, int] = (1, 1)
         self._inexact = self._false
         self._pending = _Pending()
 
-    def new_batch(self) -> None:
+    def new_batch(self, samples: int = 1, timesteps: int = 1) -> None:
         self._recent.clear()
+        self.batch_images = (max(int(samples), 1), max(int(timesteps), 1))
 
     def scan_input(self, x: Tensor) -> Tensor | None:
         """The event check of a model input (see ``column_events``)."""
@@ -166,11 +206,18 @@ class Evaluator:
                 raise TypeError(f"a counting rule returned {type(term).__name__}, not a syops term")
 
     def _slot(
-        self, row: RowAccumulator, key: tuple, dense: float, event_acs: float, elems: int, scale: float | None = None
+        self,
+        row: RowAccumulator,
+        key: tuple,
+        dense: float,
+        event_acs: float,
+        elems: int,
+        scale: float | None = None,
+        geometry: Any = None,
     ) -> _Slot:
         slot = row.slots.get(key)
         if slot is None:
-            slot = _Slot(dense, event_acs, elems, scale, len(self._slots))
+            slot = _Slot(dense, event_acs, elems, scale, len(self._slots), geometry() if geometry else None)
             self._slots.append(slot)
             row.slots[key] = slot
         slot.calls += 1
@@ -184,7 +231,7 @@ class Evaluator:
         pending.call_slots.append(slot.index)
         return len(pending.call_slots) - 1
 
-    def _queue_part(self, call: int, off: Tensor | None, col: Tensor, fanout: Tensor | None = None) -> None:
+    def _queue_part(self, call: int, off: Tensor | None, col: Tensor, numel: int, fanout: Tensor | None = None) -> None:
         pending = self._pending
         if fanout is not None:
             pending.fanout_parts.append(len(pending.part_calls))
@@ -192,6 +239,7 @@ class Evaluator:
         pending.part_calls.append(call)
         pending.offs.append(self._zero if off is None else off)
         pending.cols.append(col)
+        pending.numels.append(numel)
         pending.elements += col.numel()
 
     def _queued(self) -> None:
@@ -204,7 +252,7 @@ class Evaluator:
         segment sums over the concatenated column sums give each part's Σ|x| and Σ|x|·fan-out; a call
         counts as events when every one of its parts is an event tensor."""
         if len(self._slots) > self._acc.shape[0]:
-            grown = torch.zeros(len(self._slots), 3, dtype=self.dtype, device=self.device)
+            grown = torch.zeros(len(self._slots), _WIDTH, dtype=self.dtype, device=self.device)
             grown[: self._acc.shape[0]] = self._acc
             self._acc = grown
         pending = self._pending
@@ -223,13 +271,19 @@ class Evaluator:
             weighted = torch.cat([pending.cols[i] for i in pending.fanout_parts]).to(dtype) * torch.cat(pending.fanouts)
             fanout_lengths = [lengths[i] for i in pending.fanout_parts]
             synops[self._index(pending.fanout_parts)] = self._segment_sums(weighted, fanout_lengths)
-        not_events = (torch.stack(pending.offs) != 0).to(dtype)
-        per_part = torch.stack((not_events, synops, events), 1)
+        part_is_event = torch.stack(pending.offs) == 0
+        not_events = (~part_is_event).to(dtype)
+        # An elementwise call reads each event operand's events and each dense operand's elements.
+        event_reads = torch.where(part_is_event, events, 0.0)
+        dense_reads = torch.where(part_is_event, 0.0, self._index(pending.numels).to(dtype))
+        per_part = torch.stack((not_events, synops, events, event_reads, dense_reads), 1)
         if len(pending.part_calls) != len(pending.call_slots):  # calls with several operands (or none)
-            per_call = torch.zeros(len(pending), 3, dtype=dtype, device=self.device)
+            per_call = torch.zeros(len(pending), _WIDTH, dtype=dtype, device=self.device)
             per_part = per_call.index_add_(0, self._index(pending.part_calls), per_part)
-        is_event = (per_part[:, :1] == 0).to(dtype)
-        values = torch.cat((is_event, per_part[:, 1:] * is_event), 1)
+        is_event = per_part[:, :1] == 0
+        # where, not a product: a dense call's sums may be NaN or inf, and 0 × NaN is NaN
+        counted = torch.where(is_event, per_part[:, 1:3], 0.0)
+        values = torch.cat((is_event.to(dtype), counted, per_part[:, 3:]), 1)
         self._acc.index_add_(0, self._index(pending.call_slots), values)
 
     def _index(self, values: list[int]) -> Tensor:
@@ -242,46 +296,100 @@ class Evaluator:
             return torch.zeros(len(lengths), dtype=values.dtype, device=values.device)
         return torch.segment_reduce(values, "sum", lengths=self._index(lengths), unsafe=True)
 
+    def images(self, x: Tensor) -> int:
+        """How many images (a sample at a time step) an activation tensor holds, from its leading
+        dimensions and the batch running: [T, B, ...] / [B, T, ...], [B·T, ...], [B, ...], else one."""
+        samples, steps = self.batch_images
+        shape = x.shape
+        if steps > 1 and x.dim() >= 2 and sorted((shape[0], shape[1])) == sorted((samples, steps)):
+            return samples * steps
+        if x.dim() >= 1 and shape[0] in (samples * steps, samples):
+            return int(shape[0])
+        return 1
+
+    def _per_image(self, x: Tensor | None) -> int:
+        if x is None or not x.numel():
+            return 1
+        return max(x.numel() // self.images(x), 1)
+
     def _synaptic(self, row: RowAccumulator, t: Synaptic) -> None:
         x = self._local(t.x)
         fanout_map = t.fanout if isinstance(t.fanout, Tensor) else None
         scale = None if fanout_map is not None else float(t.fanout)
-        key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale)
-        slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale)
+        key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale, t.weights, t.outputs, t.in_per_image)
+
+        def geometry() -> SynapticGeometry | None:
+            if t.weights is None or t.outputs is None:
+                return None
+            in_per_image = t.in_per_image or self._per_image(x)
+            out_per_image = t.out_per_image or max(t.outputs * in_per_image // max(x.numel(), 1), 1)
+            macs = t.dense_macs - t.bias_adds
+            return SynapticGeometry(t.weights, t.bias, t.outputs, x.numel(), in_per_image, out_per_image, macs)
+
+        slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale, geometry)
         call = self._queue_call(slot)
         if x.numel() == 0:
-            self._queue_part(call, None, self._nothing)
+            self._queue_part(call, None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
             off, col = self._column_events(x, width)
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
-            self._queue_part(call, off, col, fanout)
+            self._queue_part(call, off, col, x.numel(), fanout)
         self._queued()
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
         operands = [self._local(x) for x in t.operands if x.numel()]
         numel = sum(x.numel() for x in operands)
-        slot = self._slot(row, ("elt", t.ops, numel), t.ops, t.ops, numel)
+        outputs = t.ops if t.outputs is None else t.outputs
+        first = operands[0] if operands else None
+        in_per_image = self._per_image(first) if first is not None else max(t.ops // max(self.images_per_call, 1), 1)
+        out_per_image = max(outputs * in_per_image // max(first.numel(), 1), 1) if first is not None else in_per_image
+        key = ("elt", t.ops, numel, outputs, in_per_image)
+
+        def geometry() -> ElementwiseGeometry:
+            return ElementwiseGeometry(outputs, numel if operands else t.ops, in_per_image, out_per_image)
+
+        slot = self._slot(row, key, t.ops, t.ops, numel, None, geometry)
         call = self._queue_call(slot)
         if not t.operands:
-            self._queue_part(call, self._one, self._nothing)  # nothing visible: dense
+            # nothing visible: dense, one read per operation
+            self._queue_part(call, self._one, self._nothing, t.ops)
         for x in operands:
             # one column: the total (a view of all of x), the cheapest reduction
             off, col = self._column_events(x, 1)
-            self._queue_part(call, off, col)  # events iff every operand is an event tensor
+            self._queue_part(call, off, col, x.numel())  # events iff every operand is an event tensor
         self._queued()
 
+    @property
+    def images_per_call(self) -> int:
+        samples, steps = self.batch_images
+        return samples * steps
+
     def _product(self, row: RowAccumulator, t: Product) -> None:
-        key = ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None)
-        slot = self._slot(row, key, t.dense_macs, t.bias_adds, 0)
-        if slot.product is None:
-            slot.product = torch.zeros(4, dtype=self.dtype, device=self.device)
         a = self._local(t.a) if t.a is not None else None
         b = self._local(t.b) if t.b is not None else None
+        a_numel = a.numel() if a is not None else 0
+        b_numel = b.numel() if b is not None else 0
+        key = ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None, a_numel, b_numel, t.outputs)
+
+        def geometry() -> ProductGeometry | None:
+            if t.outputs is None:
+                return None
+            a_img, b_img = self._per_image(a), self._per_image(b)
+            reference = a if a is not None else b
+            images = self.images(reference) if reference is not None else 1
+            out_img = max(t.outputs // max(images, 1), 1)
+            macs = t.dense_macs - t.bias_adds
+            return ProductGeometry(a_numel, b_numel, t.outputs, macs, t.bias_adds, a_img, b_img, out_img, t.weights)
+
+        slot = self._slot(row, key, t.dense_macs, t.bias_adds, 0, None, geometry)
+        if slot.product is None:
+            slot.product = torch.zeros(5, dtype=self.dtype, device=self.device)
         ev_a, events_a = (event_stats(a, self.mode)[:2]) if a is not None else (self._false, self._zero)
         ev_b, events_b = (event_stats(b, self.mode)[:2]) if b is not None else (self._false, self._zero)
         synops = self._zero
         is_event = self._false
+        paired = self._false
         # Preference order: both sides events (exact pairs) > a's events > b's events.
         if t.b_fanout is not None:
             synops = torch.where(ev_b, events_b * t.b_fanout, synops)
@@ -290,22 +398,24 @@ class Evaluator:
             synops = torch.where(ev_a, events_a * t.a_fanout, synops)
             is_event = is_event | ev_a
         if t.pairs is not None and a is not None and b is not None:
-            both = ev_a & ev_b
-            synops = torch.where(both, t.pairs(a.abs(), b.abs()).to(self.dtype), synops)
-            is_event = is_event | both
-        fa, fb = ev_a.to(self.dtype), ev_b.to(self.dtype)
-        a_numel = a.numel() if a is not None else 0
-        b_numel = b.numel() if b is not None else 0
-        vec = torch.stack((self._one, synops, fa * events_a + fb * events_b, fa * a_numel + fb * b_numel))
+            paired = ev_a & ev_b
+            synops = torch.where(paired, t.pairs(a.abs(), b.abs()).to(self.dtype), synops)
+            is_event = is_event | paired
+        # where, not products with the flags: a dense operand's sum may be NaN or inf
+        events = torch.where(ev_a, events_a, 0.0) + torch.where(ev_b, events_b, 0.0)
+        elems = torch.where(ev_a, float(a_numel), 0.0) + torch.where(ev_b, float(b_numel), 0.0)
+        other_reads = torch.where(paired, 0.0, synops)  # an event times a dense value reads the value
+        vec = torch.stack((self._one, synops, events.to(self.dtype), elems.to(self.dtype), other_reads))
         slot.product += torch.where(is_event, vec, self._zero)
 
     def _neuron(self, row: RowAccumulator, t: Neuron) -> None:
-        key = (t.neurons, t.updates, t.leaky)
+        key = (t.neurons, t.updates, t.leaky, t.state_words, t.analog)
         slot = row.neuron_slots.get(key)
         if slot is None:
             tail = tuple(t.output.shape[min(LEADING_DIMS[t.layout], max(t.output.dim() - 1, 0)) :])
             shape = tail if math.prod(tail) == t.neurons else (t.neurons,)
-            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, shape)
+            geometry = NeuronGeometry(t.neurons, t.updates, t.state_words, t.analog)
+            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, shape, geometry)
             row.neuron_slots[key] = slot
         slot.calls += 1
         output = self._local(t.output)
@@ -317,10 +427,11 @@ class Evaluator:
 
     # -- end of profile ---------------------------------------------------------------------------
     def read_all(
-        self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None
+        self, rows: Iterable[RowAccumulator], extra: list[Tensor] | None = None, memory: MemoryModel | None = None
     ) -> tuple[list[Counts], list[float], bool]:
-        """Host counts of every row, the values of ``extra`` device scalars, and whether a float32 column
-        sum may have rounded, in one transfer."""
+        """Host counts of every row (with the memory traffic ``memory`` counts and prices, when given),
+        the values of ``extra`` device scalars, and whether a float32 column sum may have rounded, in one
+        transfer."""
         rows = list(rows)
         self._fold()
         device_values: list[Tensor] = [self._acc.reshape(-1)]
@@ -333,18 +444,31 @@ class Evaluator:
         width = self._acc.shape[1]
         slot_values = [host[width * i : width * (i + 1)] for i in range(self._acc.shape[0])]
         it = iter(host[width * self._acc.shape[0] :])
-        product_values = {id(slot): [next(it) for _ in range(4)] for slot in products}
+        product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in neuron_slots}
         out: list[Counts] = []
         for row in rows:
             c = Counts(calls=row.calls, dense_macs=row.fixed.dense_macs, acs=row.fixed.acs, macs=row.fixed.macs)
+            if row.fixed.dense_macs or row.fixed.acs or row.fixed.macs:
+                c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
             for slot in row.slots.values():
-                ev_calls, synops, events = slot_values[slot.index]
+                ev_calls, synops, events, event_reads, dense_reads = slot_values[slot.index]
                 event_elems = ev_calls * slot.event_elems
                 if slot.scale is not None:
                     synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses
+                other_reads = 0.0
                 if slot.product is not None:
-                    ev_calls, synops, events, event_elems = product_values[id(slot)]
+                    ev_calls, synops, events, event_elems, other_reads = product_values[id(slot)]
+                if memory is not None:
+                    g = slot.geometry
+                    if isinstance(g, SynapticGeometry):
+                        c.add_traffic(*synaptic_traffic(g, slot.calls, ev_calls, synops, events, memory))
+                    elif isinstance(g, ElementwiseGeometry):
+                        c.add_traffic(*elementwise_traffic(g, slot.calls, event_reads, dense_reads, memory))
+                    elif isinstance(g, ProductGeometry):
+                        c.add_traffic(*product_traffic(g, slot.calls, ev_calls, synops, events, other_reads, memory))
+                    else:
+                        c.untracked_calls += slot.calls
                 c.dense_macs += slot.calls * slot.dense_macs
                 c.macs += (slot.calls - ev_calls) * slot.dense_macs
                 c.acs += synops + ev_calls * slot.event_acs
@@ -357,6 +481,8 @@ class Evaluator:
                 c.neuron_update_macs += updates if nslot.leaky else 0
                 c.spikes += spikes_of.get(id(nslot), 0.0)
                 c.neurons = max(c.neurons or 0, nslot.neurons)
+                if memory is not None:
+                    c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes_of.get(id(nslot), 0.0), memory))
                 if nslot.spike_map is not None and (
                     c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()
                 ):

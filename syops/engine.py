@@ -23,6 +23,7 @@ from .errors import CountingError, SyopsError
 from .events import SpikeMode
 from .fanout import FanoutCache
 from .inputs import Batch, model_device_dtype
+from .memory import MemoryModel
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
 from .state import ModelSnapshot
 
@@ -318,10 +319,11 @@ class CountingSession:
         self._evaluate(owner, row, rule, func, args, kwargs, out)
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, batch: Batch) -> Any:
-        """One batch through the model (T calls for the loop layout), neurons reset first."""
+    def run(self, batch: Batch, timesteps: int = 1) -> Any:
+        """One batch through the model (T calls for the loop layout), neurons reset first. ``timesteps``
+        (of the samples the batch holds) tells how many images an activation tensor holds."""
         frameworks.reset_states(self.model, self.adapters)
-        self.evaluator.new_batch()
+        self.evaluator.new_batch(batch.samples, timesteps)
         self._check_model_input(batch)
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None
@@ -367,12 +369,13 @@ class CountingSession:
             self._raw_input_flag = flag if self._raw_input_flag is None else (self._raw_input_flag | flag)
 
     # -- collecting -------------------------------------------------------------------------------
-    def collect(self) -> tuple[list[tuple[Row, Counts]], bool, bool]:
-        """Every row with its host counts (one device-to-host copy); whether the model input looked like
-        raw integer values counted as events; whether a float32 column sum may have rounded."""
+    def collect(self, memory: MemoryModel | None = None) -> tuple[list[tuple[Row, Counts]], bool, bool]:
+        """Every row with its host counts and the memory traffic ``memory`` prices (one device-to-host
+        copy); whether the model input looked like raw integer values counted as events; whether a float32
+        column sum may have rounded."""
         rows = list(self.rows.values())
         extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-        counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra)
+        counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
         raw_input = bool(extras[0]) if extras else False
         return list(zip(rows, counts, strict=True)), raw_input, inexact
 

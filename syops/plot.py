@@ -1,4 +1,4 @@
-"""Per-layer energy as a stacked bar chart (AC energy and MAC energy), with matplotlib.
+"""Per-layer energy as a stacked bar chart (AC, MAC and memory energy), with matplotlib.
 
 matplotlib is imported only here, and drawn through its Agg canvas, so neither importing syops nor
 plotting changes the user's pyplot backend.
@@ -15,16 +15,23 @@ from .report import LayerStats, Report
 
 @dataclass(frozen=True)
 class EnergySplit:
-    """A layer's energy (mJ per sample), split into what its accumulates and its multiply-accumulates cost."""
+    """A layer's energy (mJ per sample), split into what its accumulates, its multiply-accumulates and its
+    memory accesses cost."""
 
     name: str
     type: str
     ac_mj: float
     mac_mj: float
+    memory_mj: float = 0.0
+
+    @property
+    def total_mj(self) -> float:
+        return self.ac_mj + self.mac_mj + self.memory_mj
 
 
 def energy_split(report: Report) -> list[EnergySplit]:
-    """Every layer's energy as AC and MAC parts; the parts add up to the layer's ``energy_mj``."""
+    """Every layer's energy as AC, MAC and memory parts; they add up to the layer's ``energy_mj`` (AC and
+    MAC to its ``compute_energy_mj``)."""
     return [_split(layer, report) for layer in report.layers]
 
 
@@ -36,11 +43,11 @@ def _split(layer: LayerStats, report: Report) -> EnergySplit:
     # layer_energy_mj is linear in its counts, so the two calls below sum to the layer's energy.
     ac = model.layer_energy_mj(layer.acs, 0.0, layer.synops, nu_acs, 0.0)
     mac = model.layer_energy_mj(0.0, layer.macs, 0.0, 0.0, nu_macs)
-    return EnergySplit(layer.name or "(model)", layer.type, ac, mac)
+    return EnergySplit(layer.name or "(model)", layer.type, ac, mac, layer.memory_energy_mj)
 
 
 def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Path:
-    """Write a horizontal stacked bar chart of per-layer energy (AC and MAC parts) to ``path`` (any
+    """Write a horizontal stacked bar chart of per-layer energy (AC, MAC and memory parts) to ``path`` (any
     format matplotlib writes: .png, .svg, .pdf). Layers without energy are left out; beyond
     ``max_layers`` only the most costly are drawn."""
     try:
@@ -49,9 +56,9 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
     except ImportError:
         raise SyopsError("plotting needs matplotlib: pip install 'syops[plot]'") from None
     path = Path(path)
-    rows = [s for s in energy_split(report) if s.ac_mj + s.mac_mj > 0]
+    rows = [s for s in energy_split(report) if s.total_mj > 0]
     if len(rows) > max_layers:
-        keep = set(sorted(range(len(rows)), key=lambda i: -(rows[i].ac_mj + rows[i].mac_mj))[:max_layers])
+        keep = set(sorted(range(len(rows)), key=lambda i: -rows[i].total_mj)[:max_layers])
         rows = [row for i, row in enumerate(rows) if i in keep]
     labels = [f"{row.name} ({row.type})" for row in rows]
     height = max(2.5, 0.25 * len(rows) + 1.5)
@@ -63,9 +70,14 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
     mac = [row.mac_mj * 1e3 for row in rows]
     axes.barh(positions, ac, label="AC energy", color="#4C72B0")
     axes.barh(positions, mac, left=ac, label="MAC energy", color="#DD8452")
+    if report.memory_model is not None:
+        memory = [row.memory_mj * 1e3 for row in rows]
+        compute = [a + m for a, m in zip(ac, mac, strict=True)]
+        axes.barh(positions, memory, left=compute, label=f"memory ({report.memory_model.name})", color="#55A868")
     axes.set_yticks(list(positions), labels, fontsize=7)
     axes.invert_yaxis()
-    axes.set_xlabel(f"energy per sample (µJ, {report.energy_model.name})")
+    memory_name = report.memory_model.name if report.memory_model is not None else "no memory model"
+    axes.set_xlabel(f"energy per sample (µJ, {report.energy_model.name}, {memory_name})")
     axes.set_title(f"{report.model}: per-layer energy (T={report.timesteps})")
     axes.legend(loc="lower right")
     try:

@@ -17,8 +17,10 @@ from .engine import CountingSession, Row
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout
+from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory
 from .report import LayerStats, Report
 from .rules import Rule
+from .traffic import ACCESS_KINDS
 
 RAW_INPUT_NOTE = (
     "the model input holds integers beyond {-1, 0, 1}; syops counts them as events (right for DVS event "
@@ -26,6 +28,8 @@ RAW_INPUT_NOTE = (
     "only {0, 1} as events."
 )
 
+
+UNTRACKED_NOTE = "memory traffic is not counted for rules that give no memory geometry (custom rules or hooks): "
 
 INEXACT_NOTE = (
     "a call put more than 2**24 events on one position (column) of a layer input; its float32 sum may have "
@@ -56,6 +60,7 @@ def profile(
     skip_zero_weights: bool = False,
     count_neuron_updates: bool = True,
     energy: str | Mapping[str, Any] | EnergyModel = "45nm-fp32",
+    memory: str | Mapping[str, Any] | MemoryModel | None = None,
     ignore_modules: Sequence[type] = (),
     custom_rules: Mapping[type, Rule | Callable] | None = None,
     seed: int = 0,
@@ -73,6 +78,10 @@ def profile(
     gives it (squeezed [B·T, ...] inputs).
 
     ``spike_mode``: "integer" (every integer-valued tensor is events) or "binary" (only {0, 1}).
+    ``energy``: the compute cost model (a preset, a dict, a TOML file). ``memory``: the memory model that
+    counts and prices memory traffic: "sram-45nm" (the default), "sram-45nm-noreuse", "none" (compute
+    only), a dict / TOML file (bits, dense_reuse, dram_above, queue_words) or a ``MemoryModel``; left
+    unset with a device preset whose measured costs include its memories (loihi), it is "none".
     ``custom_rules`` maps module classes to rules (``syops.rules.Rule`` or a function
     ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
     The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
@@ -85,6 +94,7 @@ def profile(
     if not all(isinstance(t, type) for t in ignore):
         raise SyopsError("ignore_modules must hold module classes, e.g. [torch.nn.BatchNorm2d]")
     energy_model = resolve_energy(energy)
+    memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
     plan = InputPlan(
         model,
         input_res=input_res,
@@ -114,11 +124,11 @@ def profile(
             torch.manual_seed(seed)
             with session, _progress(progress and (group is None or group.rank == 0), plan.total_batches) as advance:
                 for batch in plan:
-                    session.run(batch)
+                    session.run(batch, plan.timesteps or 1)
                     samples += batch.samples
                     sample_shape = sample_shape or batch.sample_shape
                     advance()
-                results, raw_input, inexact = session.collect()
+                results, raw_input, inexact = session.collect(memory_model)
         if group is not None:
             results, samples, (raw_input, inexact) = _all_reduce(group, session, results, samples, [raw_input, inexact])
     finally:
@@ -138,9 +148,18 @@ def profile(
         sample_shape=sample_shape,
         timesteps=plan.timesteps or 1,
         energy_model=energy_model,
+        memory_model=memory_model,
         count_neuron_updates=count_neuron_updates,
         notes=notes,
     )
+
+
+def default_memory(energy_model: EnergyModel) -> MemoryModel | None:
+    """The memory model when none is given: sram-45nm, or none for a device preset whose per-event and
+    per-update costs were measured on the chip and so already include its memory accesses (loihi)."""
+    if energy_model.e_synop_pj is not None or energy_model.e_neuron_update_pj is not None:
+        return None
+    return resolve_memory(DEFAULT_MEMORY)
 
 
 def _all_reduce(group, session: CountingSession, results, samples: int, flags: list[bool]):
@@ -229,6 +248,7 @@ def build_report(
     energy_model: EnergyModel,
     count_neuron_updates: bool,
     notes: list[str],
+    memory_model: MemoryModel | None = None,
     model_name: str | None = None,
 ) -> Report:
     if samples <= 0:
@@ -272,7 +292,20 @@ def build_report(
         is_zero_cost = (not row.is_op) and row.info is not None and row.info.kind == "zero"
         if is_zero_cost and not params.get(index):
             continue
-        layers.append(_layer_stats(row, c, params.get(index, 0), samples, energy_model, count_neuron_updates))
+        layers.append(
+            _layer_stats(
+                row, c, params.get(index, 0), samples, timesteps, energy_model, memory_model, count_neuron_updates
+            )
+        )
+    untracked = sorted(
+        {
+            f"{c_row.name or '(model)'} ({c_row.type_name})"
+            for c_row, c in zip(rows, counts, strict=True)
+            if memory_model is not None and c.untracked_calls
+        }
+    )
+    if untracked:
+        notes = [*notes, UNTRACKED_NOTE + ", ".join(untracked)]
 
     return Report(
         model=model_name or type(model).__name__,
@@ -280,6 +313,7 @@ def build_report(
         timesteps=timesteps,
         samples=samples,
         energy_model=energy_model,
+        memory_model=memory_model,
         layers=layers,
         count_neuron_updates=count_neuron_updates,
         notes=notes,
@@ -288,7 +322,14 @@ def build_report(
 
 
 def _layer_stats(
-    row: Row, c: Counts, params: int, samples: int, energy_model: EnergyModel, count_neuron_updates: bool
+    row: Row,
+    c: Counts,
+    params: int,
+    samples: int,
+    timesteps: int,
+    energy_model: EnergyModel,
+    memory_model: MemoryModel | None,
+    count_neuron_updates: bool,
 ) -> LayerStats:
     per = 1.0 / samples
     nu = c.neuron_updates * per
@@ -300,6 +341,12 @@ def _layer_stats(
     counted_nu_acs = nu_acs if count_neuron_updates else 0.0
     counted_nu_macs = nu_macs if count_neuron_updates else 0.0
     compute_mj = energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs)
+    memory = None
+    memory_mj = ann_memory_mj = 0.0
+    if memory_model is not None:
+        memory = {kind: getattr(c, kind) * per for kind in ACCESS_KINDS}
+        memory_mj = c.memory_pj * per * 1e-9
+        ann_memory_mj = c.ann_memory_pj * per / timesteps * 1e-9  # the ANN runs once, not T times
     return LayerStats(
         name=row.name,
         type=row.type_name,
@@ -312,8 +359,12 @@ def _layer_stats(
         input_event_rate=(c.in_events / c.in_event_elems) if c.in_event_elems > 0 else None,
         neurons=c.neurons,
         output_spike_rate=(c.spikes / c.neuron_updates) if c.neuron_updates > 0 else None,
-        energy_mj=compute_mj,
+        energy_mj=compute_mj + memory_mj,
         compute_energy_mj=compute_mj,
+        memory_energy_mj=memory_mj,
+        memory=memory,
+        ann_compute_energy_mj=c.dense_macs * per / timesteps * energy_model.e_mac_pj * 1e-9,
+        ann_memory_energy_mj=ann_memory_mj,
         neuron_updates=nu,
         neuron_update_macs=nu_macs,
         # spikes per neuron per sample per time step (updates per neuron = samples × T)

@@ -20,6 +20,8 @@ from rich.text import Text
 from ._version import __version__
 from .energy import EnergyModel
 from .events import accumulator_dtype
+from .memory import MemoryModel
+from .traffic import ACCESS_KINDS
 from .units import human, percent
 
 LAYER_FIELDS: tuple[str, ...] = (
@@ -35,9 +37,45 @@ LAYER_FIELDS: tuple[str, ...] = (
     "neurons",
     "output_spike_rate",
     "energy_mj",
+    "compute_energy_mj",
+    "memory_energy_mj",
+    "memory",
 )
-TOTAL_FIELDS: tuple[str, ...] = ("params", "dense_macs", "acs", "macs", "synops", "neuron_updates", "energy_mj")
-_COUNT_FIELDS = ("dense_macs", "acs", "macs", "synops", "energy_mj", "neuron_updates", "neuron_update_macs")
+TOTAL_FIELDS: tuple[str, ...] = (
+    "params",
+    "dense_macs",
+    "acs",
+    "macs",
+    "synops",
+    "neuron_updates",
+    "energy_mj",
+    "compute_energy_mj",
+    "memory_energy_mj",
+    "ann_energy_mj",
+    "ann_compute_energy_mj",
+    "memory",
+)
+_ENERGY_FIELDS = ("energy_mj", "compute_energy_mj", "memory_energy_mj", "ann_compute_energy_mj", "ann_memory_energy_mj")
+_COUNT_FIELDS = ("dense_macs", "acs", "macs", "synops", "neuron_updates", "neuron_update_macs", *_ENERGY_FIELDS)
+
+
+def flat_fields(fields: tuple[str, ...]) -> list[str]:
+    """CSV / Markdown columns: ``memory`` flattened into ``memory.weight_reads``, ... columns."""
+    out: list[str] = []
+    for name in fields:
+        out += [f"memory.{kind}" for kind in ACCESS_KINDS] if name == "memory" else [name]
+    return out
+
+
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "memory":
+            for kind in ACCESS_KINDS:
+                flat[f"memory.{kind}"] = None if value is None else value[kind]
+        else:
+            flat[name] = value
+    return flat
 
 
 @dataclass
@@ -62,6 +100,10 @@ class LayerStats:
     compute_energy_mj: float = 0.0
     memory_energy_mj: float = 0.0
     memory: dict[str, float] | None = None
+    # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
+    # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
+    ann_compute_energy_mj: float = 0.0
+    ann_memory_energy_mj: float = 0.0
     # Not in the JSON schema (the totals carry the sum): per-sample neuron updates of this layer, and
     # the part of them that are MACs (leaky neurons). Included in acs / macs when they are counted.
     neuron_updates: float = 0.0
@@ -98,6 +140,7 @@ class Report:
     samples: int
     energy_model: EnergyModel
     layers: list[LayerStats]
+    memory_model: MemoryModel | None = None  # None: compute energy only (memory="none")
     count_neuron_updates: bool = True
     notes: list[str] = field(default_factory=list)
     # Leaf module types without a counting rule: only the torch ops they call are counted.
@@ -107,10 +150,22 @@ class Report:
 
     # -- reading ----------------------------------------------------------------------------------
     @property
-    def totals(self) -> dict[str, float | int]:
-        totals: dict[str, float | int] = {"params": sum(layer.params for layer in self.layers)}
-        for name in TOTAL_FIELDS[1:]:
-            totals[name] = math.fsum(getattr(layer, name) for layer in self.layers)
+    def totals(self) -> dict[str, Any]:
+        """The sums of the layers (``memory``: the access counts by kind, None without a memory model)."""
+        layers = self.layers
+        totals: dict[str, Any] = {"params": sum(layer.params for layer in layers)}
+        for name in ("dense_macs", "acs", "macs", "synops", "neuron_updates", "energy_mj"):
+            totals[name] = math.fsum(getattr(layer, name) for layer in layers)
+        totals["compute_energy_mj"] = math.fsum(layer.compute_energy_mj for layer in layers)
+        totals["memory_energy_mj"] = math.fsum(layer.memory_energy_mj for layer in layers)
+        ann_compute = math.fsum(layer.ann_compute_energy_mj for layer in layers)
+        totals["ann_energy_mj"] = ann_compute + math.fsum(layer.ann_memory_energy_mj for layer in layers)
+        totals["ann_compute_energy_mj"] = ann_compute
+        totals["memory"] = (
+            None
+            if self.memory_model is None
+            else {kind: math.fsum(layer.memory[kind] for layer in layers if layer.memory) for kind in ACCESS_KINDS}
+        )
         return totals
 
     def layer(self, name: str, type: str | None = None) -> LayerStats:
@@ -135,14 +190,27 @@ class Report:
 
     @property
     def ann_energy_mj(self) -> float:
-        """Energy of the same network run densely: every dense MAC at the MAC cost."""
-        return self.totals["dense_macs"] * self.energy_model.e_mac_pj * 1e-9
+        """Energy of the ANN baseline (design §1): the same architecture as a conventional network, run
+        once per sample: its dense MACs ÷ T at the MAC cost plus the memory traffic of its dense dataflow
+        for one time step under the same memory model."""
+        return self.totals["ann_energy_mj"]
+
+    @property
+    def ann_compute_energy_mj(self) -> float:
+        """The ANN baseline's compute energy alone: dense MACs ÷ T at the MAC cost."""
+        return self.totals["ann_compute_energy_mj"]
 
     def per_timestep(self) -> Report:
         """The same report with every count divided by the number of time steps."""
         t = max(self.timesteps, 1)
-        layers = [replace(layer, **{k: getattr(layer, k) / t for k in _COUNT_FIELDS}) for layer in self.layers]
-        return replace(self, layers=layers, per_timestep_view=True)
+
+        def divided(layer: LayerStats) -> LayerStats:
+            values: dict[str, Any] = {k: getattr(layer, k) / t for k in _COUNT_FIELDS}
+            if layer.memory is not None:
+                values["memory"] = {kind: count / t for kind, count in layer.memory.items()}
+            return replace(layer, **values)
+
+        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True)
 
     # -- exports ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -153,6 +221,7 @@ class Report:
             "timesteps": self.timesteps,
             "samples": self.samples,
             "energy_model": self.energy_model.to_dict(),
+            "memory_model": None if self.memory_model is None else self.memory_model.to_dict(),
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
         }
@@ -162,10 +231,10 @@ class Report:
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=LAYER_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS), lineterminator="\n")
         writer.writeheader()
         for layer in self.layers:
-            writer.writerow({k: ("" if v is None else v) for k, v in layer.to_dict().items()})
+            writer.writerow({k: ("" if v is None else v) for k, v in flatten(layer.to_dict()).items()})
         return buffer.getvalue()
 
     def to_markdown(self) -> str:
@@ -176,22 +245,23 @@ class Report:
                 return f"{value:.6g}"
             return str(value).replace("|", "\\|")
 
+        layer_fields, total_fields = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
         lines = [
             f"**{self.model}**: input {list(self.input_shape)}, timesteps {self.timesteps}, samples {self.samples}, "
             f"energy model {self.energy_model.name} (AC {self.energy_model.e_ac_pj} pJ, MAC "
-            f"{self.energy_model.e_mac_pj} pJ), syops {self.syops_version}",
+            f"{self.energy_model.e_mac_pj} pJ), memory model {self._memory_text()}, syops {self.syops_version}",
             "",
-            "| " + " | ".join(LAYER_FIELDS) + " |",
-            "|" + "|".join("---" for _ in LAYER_FIELDS) + "|",
+            "| " + " | ".join(layer_fields) + " |",
+            "|" + "|".join("---" for _ in layer_fields) + "|",
         ]
         for layer in self.layers:
-            lines.append("| " + " | ".join(cell(v) for v in layer.to_dict().values()) + " |")
-        totals = self.totals
+            lines.append("| " + " | ".join(cell(v) for v in flatten(layer.to_dict()).values()) + " |")
+        totals = flatten(self.totals)
         lines += [
             "",
-            "| " + " | ".join(TOTAL_FIELDS) + " |",
-            "|" + "|".join("---" for _ in TOTAL_FIELDS) + "|",
-            "| " + " | ".join(cell(totals[k]) for k in TOTAL_FIELDS) + " |",
+            "| " + " | ".join(total_fields) + " |",
+            "|" + "|".join("---" for _ in total_fields) + "|",
+            "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
         return "\n".join(lines) + "\n"
 
@@ -200,7 +270,7 @@ class Report:
         view = " per time step" if self.per_timestep_view else ""
         table = Table(
             title=f"{self.model}: per-sample costs{view} (T={self.timesteps}, {self.samples} sample(s), "
-            f"{self.energy_model.name})",
+            f"{self.energy_model.name}, memory {self._memory_text()})",
             show_footer=True,
             header_style="bold",
             footer_style="bold",
@@ -216,6 +286,8 @@ class Report:
             ("SynOps", human(totals["synops"]), "right"),
             ("In events", "", "right"),
             ("Spike rate", percent(self.mean_spike_rate), "right"),
+            ("Compute", _energy_text(totals["compute_energy_mj"]), "right"),
+            ("Memory", _energy_text(totals["memory_energy_mj"]) if self.memory_model else "–", "right"),
             ("Energy", _energy_text(totals["energy_mj"]), "right"),
         ]
         for header, footer, justify in columns:
@@ -231,17 +303,45 @@ class Report:
                 human(layer.synops),
                 percent(layer.input_event_rate),
                 percent(layer.output_spike_rate),
+                _energy_text(layer.compute_energy_mj),
+                _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
                 _energy_text(layer.energy_mj),
             )
         return table
 
+    def _memory_text(self) -> str:
+        return "none" if self.memory_model is None else self.memory_model.name
+
+    def energy_line(self) -> str:
+        """The energy per sample, compute and memory apart, against the ANN baseline (design §1)."""
+        totals = self.totals
+        energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
+        ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
+        models = f"{self.energy_model.name}, {self._memory_text() if self.memory_model else 'no memory model'}"
+        if self.memory_model is None:
+            line = f"Energy {_energy_text(energy)} per sample, compute only ({models})"
+            if ann_compute:
+                line += (
+                    f"; the same architecture as an ANN, once per sample: {_energy_text(ann_compute)} compute "
+                    f"({energy / ann_compute:.3g}×)"
+                )
+            return line
+        line = (
+            f"Energy {_energy_text(energy)} per sample = {_energy_text(compute)} compute + "
+            f"{_energy_text(memory)} memory ({models})"
+        )
+        if ann_compute and ann:
+            line += (
+                f"; the same architecture as an ANN, once per sample: {_energy_text(ann_compute)} compute, "
+                f"{_energy_text(ann)} with memory ({compute / ann_compute:.3g}×, {energy / ann:.3g}×)"
+            )
+        return line
+
     def summary_text(self) -> Text:
         totals = self.totals
-        ann = self.ann_energy_mj
-        ratio = f" ({totals['energy_mj'] / ann:.3f}× the ANN-equivalent {_energy_text(ann)})" if ann else ""
         rate = self.mean_spike_rate
         parts = [
-            f"Energy {_energy_text(totals['energy_mj'])} per sample{ratio}",
+            self.energy_line(),
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]

@@ -33,12 +33,21 @@ class Synaptic:
     dense_macs: int
     fanout: Tensor | float
     bias_adds: int = 0
+    # Memory geometry (design §1, memory traffic): weight and bias elements, output elements of the call,
+    # and the operand's and output's elements per image (one sample at one step). A rule that leaves
+    # ``weights`` or ``outputs`` unset gets no memory traffic for the term (the report says so).
+    weights: int | None = None
+    bias: int = 0
+    outputs: int | None = None
+    in_per_image: int | None = None
+    out_per_image: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Elementwise:
     operands: tuple[Tensor, ...]
     ops: int
+    outputs: int | None = None  # output elements written; None: one per operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,8 @@ class Product:
     b_fanout: float | None
     pairs: Callable[[Tensor, Tensor], Tensor] | None = None
     bias_adds: int = 0
+    outputs: int | None = None  # output elements written (None: no memory traffic is counted)
+    weights: int = 0  # weight elements (bilinear); a product of two activations has none
 
 
 # Where a neuron layer's output keeps the samples and the time steps of one call: one step of a batch
@@ -70,17 +81,24 @@ class Neuron:
     # 1 for IF and LIF types (the membrane), 2 for current-based and adaptive neurons (a synaptic
     # current, an adaptive threshold or a recovery variable beside the membrane).
     state_words: int = 1
+    analog: bool = False  # the output is a membrane value (no events): written as an activation
 
 
 def neuron_term(
-    states: Tensor, layout: NeuronLayout, leaky: bool, spikes: Tensor | None = None, state_words: int = 1
+    states: Tensor,
+    layout: NeuronLayout,
+    leaky: bool,
+    spikes: Tensor | None = None,
+    state_words: int = 1,
+    analog: bool = False,
 ) -> Neuron:
     """One call of a neuron layer whose output ``states`` is laid out as ``layout``: a neuron per element
     of one sample at one step, an update per element; ``spikes`` (default: ``states``) are the events it
     emits (zeros of ``neurons`` elements for a layer without spikes); ``state_words`` per neuron."""
     dims = min(LEADING_DIMS[layout], max(states.dim() - 1, 0))
     neurons = math.prod(states.shape[dims:])
-    return Neuron(states if spikes is None else spikes, neurons, states.numel(), leaky, layout, state_words)
+    output = states if spikes is None else spikes
+    return Neuron(output, neurons, states.numel(), leaky, layout, state_words, analog)
 
 
 @dataclass(frozen=True, slots=True)

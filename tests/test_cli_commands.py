@@ -18,8 +18,16 @@ def invoke(*args: str):
 
 
 def test_energy_models():
-    data = json.loads(invoke("energy-models", "--format", "json").stdout)
+    everything = json.loads(invoke("energy-models", "--format", "json").stdout)
+    data = everything["energy_models"]
     assert [m["name"] for m in data] == list(PRESETS)
+    memories = {m["name"]: m for m in everything["memory_models"]}
+    assert list(memories) == ["sram-45nm", "sram-45nm-noreuse", "none"]
+    assert (memories["sram-45nm"]["bits"], memories["sram-45nm"]["dense_reuse"]) == (32, "ideal")
+    assert (
+        memories["sram-45nm-noreuse"]["dense_reuse"] == "none" and "Lemaire" in memories["sram-45nm-noreuse"]["source"]
+    )
+    assert "Horowitz" in memories["sram-45nm"]["source"]
     by_name = {m["name"]: m for m in data}
     assert (by_name["45nm-fp32"]["e_ac_pj"], by_name["45nm-fp32"]["e_mac_pj"]) == (0.9, 4.6)
     assert (by_name["loihi"]["e_synop_pj"], by_name["loihi"]["e_neuron_update_pj"]) == (27.1, 81.0)
@@ -28,6 +36,7 @@ def test_energy_models():
     for model in PRESETS.values():
         assert model.name in table.stdout
     assert "Horowitz" in table.stdout and "Davies" in table.stdout
+    assert "sram-45nm-noreuse" in table.stdout and "Dense reuse" in table.stdout
 
 
 def test_zoo_list():

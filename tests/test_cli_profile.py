@@ -21,7 +21,7 @@ import syops
 from helpers import brute_force_conv_synops, brute_force_linear_synops
 from syops.cli import profile_command
 from syops.cli.main import main as cli
-from syops.report import LAYER_FIELDS
+from syops.report import LAYER_FIELDS, flat_fields, flatten
 
 HERE = __name__  # factories below are named as f"{HERE}:factory"
 C, H, W, F, OUT = 2, 6, 6, 4, 5
@@ -86,10 +86,19 @@ TOP = {
     "timesteps": int,
     "samples": int,
     "energy_model": dict,
+    "memory_model": (dict, type(None)),
     "totals": dict,
     "layers": list,
 }
-TOTALS = {k: float for k in ("dense_macs", "acs", "macs", "synops", "neuron_updates", "energy_mj")} | {"params": int}
+MEMORY = {
+    k: float for k in ("weight_reads", "bias_reads", "input_reads", "state_reads", "state_writes", "output_writes")
+}
+ENERGIES = ("energy_mj", "compute_energy_mj", "memory_energy_mj")
+TOTALS = {k: float for k in ("dense_macs", "acs", "macs", "synops", "neuron_updates", *ENERGIES, "ann_energy_mj")} | {
+    "params": int,
+    "ann_compute_energy_mj": float,
+    "memory": (dict, type(None)),
+}
 LAYER = {
     "name": str,
     "type": str,
@@ -103,6 +112,9 @@ LAYER = {
     "neurons": (int, type(None)),
     "output_spike_rate": (float, type(None)),
     "energy_mj": float,
+    "compute_energy_mj": float,
+    "memory_energy_mj": float,
+    "memory": (dict, type(None)),
 }
 
 
@@ -118,6 +130,14 @@ def check_schema(data: dict) -> None:
     check(data["totals"], TOTALS, "totals")
     for i, layer in enumerate(data["layers"]):
         check(layer, LAYER, f"layers[{i}]")
+    for where, obj in [("totals", data["totals"]), *((f"layers[{i}]", x) for i, x in enumerate(data["layers"]))]:
+        if data["memory_model"] is None:
+            assert obj["memory"] is None, where
+        else:
+            check(obj["memory"], MEMORY, f"{where}.memory")
+        assert abs(obj["energy_mj"] - obj["compute_energy_mj"] - obj["memory_energy_mj"]) <= 1e-12 * max(
+            abs(obj["energy_mj"]), 1e-30
+        ), where
     assert all(isinstance(s, int) for s in data["input_shape"])
     assert isinstance(data["energy_model"]["name"], str)
     assert isinstance(data["energy_model"]["e_ac_pj"], float) and isinstance(data["energy_model"]["e_mac_pj"], float)
@@ -136,7 +156,7 @@ def test_json_exact_numbers():
     assert totals["params"] == tiny_params()
     assert totals["dense_macs"] == totals["macs"] == tiny_dense_macs()
     assert totals["acs"] == totals["synops"] == 0
-    assert totals["energy_mj"] == pytest.approx(tiny_dense_macs() * 4.6e-9)
+    assert totals["compute_energy_mj"] == pytest.approx(tiny_dense_macs() * 4.6e-9)
     assert [layer["name"] for layer in data["layers"]] == ["0", "1", "3"]
 
 
@@ -144,24 +164,24 @@ def test_table_csv_markdown_agree():
     args = ("profile", f"{HERE}:tiny_net", "--input-shape", f"{C},{H},{W}")
     table = invoke(*args)
     assert table.exit_code == 0
-    assert "Total" in table.stdout and "ANN-equivalent" in table.stdout and "Conv2d" in table.stdout
+    assert "Total" in table.stdout and "as an ANN, once per sample" in table.stdout and "Conv2d" in table.stdout
     assert "\x1b[" not in table.stdout  # plain text outside a terminal
     rows = list(csv.DictReader(io.StringIO(invoke(*args, "--format", "csv").stdout)))
     layers = json.loads(invoke(*args, "--format", "json").stdout)["layers"]
-    assert list(rows[0]) == list(LAYER_FIELDS) and len(rows) == len(layers)
+    columns = flat_fields(LAYER_FIELDS)
+    assert list(rows[0]) == columns and len(rows) == len(layers)
     for row, layer in zip(rows, layers, strict=True):
-        for key in LAYER_FIELDS:
-            value = layer[key]
+        for key, value in flatten(layer).items():
             assert row[key] == ("" if value is None else str(value))
     markdown = invoke(*args, "--format", "markdown").stdout
-    assert "| " + " | ".join(LAYER_FIELDS) + " |" in markdown and f"| {tiny_params()} |" in markdown
+    assert "| " + " | ".join(columns) + " |" in markdown and f"| {tiny_params()} |" in markdown
 
 
 def test_output_file_and_format_from_suffix(tmp_path):
     args = ("profile", f"{HERE}:tiny_net", "--input-shape", f"{C},{H},{W}")
     for name, check in (
         ("r.json", lambda text: json.loads(text)["totals"]["params"] == tiny_params()),
-        ("r.csv", lambda text: text.startswith(",".join(LAYER_FIELDS))),
+        ("r.csv", lambda text: text.startswith(",".join(flat_fields(LAYER_FIELDS)))),
         ("r.md", lambda text: text.startswith("**")),
         ("r.txt", lambda text: "Total" in text and "\x1b[" not in text),
     ):
@@ -187,7 +207,7 @@ def test_event_input_brute_force():
     synops = brute_force_linear_synops(model[0], x, skip_zero_weights=True)
     assert skipped["totals"]["synops"] == pytest.approx(synops)
     assert skipped["energy_model"]["e_ac_pj"] == 1.0
-    assert skipped["totals"]["energy_mj"] == pytest.approx(synops * 1e-9)
+    assert skipped["totals"]["compute_energy_mj"] == pytest.approx(synops * 1e-9)
     two = json.loads(invoke(*base, "--max-batches", "2").stdout)
     assert two["samples"] == 4
     assert two["totals"]["synops"] == pytest.approx(brute_force_linear_synops(model[0], x[:4]))
@@ -241,7 +261,8 @@ def test_plot(tmp_path):
     entry = syops.zoo.get("snntorch_mlp")
     report = syops.profile(entry.make(), entry.input_shape, timesteps=25, time_layout="loop", input_encoding="poisson")
     for split, layer in zip(energy_split(report), report.layers, strict=True):
-        assert split.ac_mj + split.mac_mj == pytest.approx(layer.energy_mj)
+        assert split.ac_mj + split.mac_mj == pytest.approx(layer.compute_energy_mj)
+        assert split.total_mj == pytest.approx(layer.energy_mj)
         assert split.mac_mj == pytest.approx(layer.macs * 4.6e-9)
 
 

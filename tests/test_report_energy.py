@@ -14,10 +14,20 @@ from torch import nn
 import syops
 from syops.energy import PRESETS, EnergyModel, resolve_energy
 from syops.errors import SyopsError
-from syops.report import LAYER_FIELDS, TOTAL_FIELDS
+from syops.report import LAYER_FIELDS, TOTAL_FIELDS, flat_fields
 from syops.units import human
 
-TOP_KEYS = ["syops_version", "model", "input_shape", "timesteps", "samples", "energy_model", "totals", "layers"]
+TOP_KEYS = [
+    "syops_version",
+    "model",
+    "input_shape",
+    "timesteps",
+    "samples",
+    "energy_model",
+    "memory_model",
+    "totals",
+    "layers",
+]
 
 
 def _spiking_report(energy="45nm-fp32", **kwargs):
@@ -39,17 +49,25 @@ def test_json_schema():
         assert list(layer) == list(LAYER_FIELDS)
         assert isinstance(layer["params"], int) and isinstance(layer["calls"], int)
     for key in TOTAL_FIELDS:
-        if key != "neuron_updates":
+        if key in ("neuron_updates", "ann_energy_mj", "ann_compute_energy_mj"):
+            continue
+        if key == "memory":
+            for kind, total in data["totals"]["memory"].items():
+                assert total == pytest.approx(sum(layer["memory"][kind] for layer in data["layers"]))
+        else:
             assert data["totals"][key] == pytest.approx(sum(layer[key] for layer in data["layers"]))
 
 
 def test_csv_and_markdown_carry_the_same_fields():
     report, _ = _spiking_report()
     rows = list(csv.DictReader(io.StringIO(report.to_csv())))
-    assert list(rows[0]) == list(LAYER_FIELDS) and len(rows) == len(report.layers)
+    layer_columns, total_columns = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
+    assert "memory.weight_reads" in layer_columns and "memory" not in layer_columns
+    assert list(rows[0]) == layer_columns and len(rows) == len(report.layers)
     assert float(rows[0]["synops"]) == report.layers[0].synops
+    assert float(rows[0]["memory.weight_reads"]) == report.layers[0].memory["weight_reads"]
     md = report.to_markdown()
-    assert "| " + " | ".join(LAYER_FIELDS) + " |" in md and "| " + " | ".join(TOTAL_FIELDS) + " |" in md
+    assert "| " + " | ".join(layer_columns) + " |" in md and "| " + " | ".join(total_columns) + " |" in md
 
 
 def test_energy_is_acs_and_macs_at_their_costs():
@@ -57,9 +75,11 @@ def test_energy_is_acs_and_macs_at_their_costs():
     conv, fc = report.layers
     assert conv.acs > 0 and conv.macs == 0  # spikes in
     assert fc.macs > 0 and fc.acs == 0  # the conv's real-valued output in
-    assert report.totals["energy_mj"] == pytest.approx(
+    assert report.totals["compute_energy_mj"] == pytest.approx(
         (report.totals["acs"] * 0.9 + report.totals["macs"] * 4.6) * 1e-9
     )
+    compute_only, _ = _spiking_report(memory="none")
+    assert compute_only.totals["energy_mj"] == report.totals["compute_energy_mj"]
 
 
 def test_presets_and_sources():
@@ -93,7 +113,9 @@ def test_custom_energy_models(tmp_path):
     model = resolve_energy(str(path))
     assert (model.name, model.e_ac_pj, model.source) == ("chip", 0.2, "datasheet")
     report, _ = _spiking_report(energy=EnergyModel("x", 1.0, 10.0))
-    assert report.totals["energy_mj"] == pytest.approx((report.totals["acs"] + 10 * report.totals["macs"]) * 1e-9)
+    assert report.totals["compute_energy_mj"] == pytest.approx(
+        (report.totals["acs"] + 10 * report.totals["macs"]) * 1e-9
+    )
     for bad, match in [
         ("ac=1", "both ac and mac"),
         ("ac=x,mac=1", "not a number"),

@@ -39,7 +39,11 @@ def test_resnet18_figures(resnet18_report):
     assert [r.name for r in adds] == [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)]
     # a dense network: everything is MACs, energy is MACs at 4.6 pJ
     assert report.totals["acs"] == 0 and report.totals["macs"] == report.totals["dense_macs"]
-    assert report.totals["energy_mj"] == pytest.approx((1_822_177_768 + 752_640) * 4.6e-9)
+    assert report.totals["compute_energy_mj"] == pytest.approx((1_822_177_768 + 752_640) * 4.6e-9)
+    # an ANN is its own baseline: one pass, the same dense dataflow
+    assert report.ann_compute_energy_mj == pytest.approx(report.totals["compute_energy_mj"], rel=1e-12)
+    assert report.ann_energy_mj == pytest.approx(report.totals["energy_mj"], rel=1e-12)
+    assert report.totals["memory_energy_mj"] > 0
 
 
 @pytest.mark.parametrize(

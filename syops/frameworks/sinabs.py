@@ -39,10 +39,18 @@ def _leaky(module: nn.Module) -> bool:
     return True
 
 
+def state_words(module: nn.Module) -> int:
+    """Words of state per neuron: the membrane, plus a synaptic current (``tau_syn``) and an adaptive
+    threshold (ALIF's ``b``) where the layer keeps them."""
+    return max(1, sum(name in module._buffers for name in ("v_mem", "i_syn", "b")))
+
+
 def _neuron(module: nn.Module, spikes_or_none, x) -> Neuron:
     term = neuron_term(x, _layout(module), _leaky(module))
-    spikes = spikes_or_none if spikes_or_none is not None else x.new_zeros(term.neurons)
-    return neuron_term(x, _layout(module), _leaky(module), spikes=spikes)
+    analog = spikes_or_none is None
+    spikes = x.new_zeros(term.neurons) if analog else spikes_or_none
+    words = state_words(module)
+    return neuron_term(x, _layout(module), _leaky(module), spikes=spikes, state_words=words, analog=analog)
 
 
 @module_rule(sl.StatefulLayer, family="neuron")

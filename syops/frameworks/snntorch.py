@@ -37,19 +37,24 @@ def _spikes(m: nn.Module, out) -> Tensor | None:
     return spk / factor if isinstance(factor, Tensor) else spk
 
 
-def _spiking(leaky: bool, layout: NeuronLayout = "step"):
+def _spiking(leaky: bool, layout: NeuronLayout = "step", state_words: int = 1):
     def rule(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         spikes = _spikes(m, out)
-        return [neuron_term(spikes, layout, leaky)] if spikes is not None else []
+        return [neuron_term(spikes, layout, leaky, state_words=state_words)] if spikes is not None else []
 
     return rule
 
 
 # Only concrete neurons: a module deriving from SpikingNeuron directly (AssociativeLeaky, a user's own)
-# is not assumed to be one; its child layers and functional ops are counted instead.
-module_rule(snn.Leaky, snn.Synaptic, snn.Lapicque, snn.Alpha, snn.DeltaLeaky, family="neuron")(_spiking(True))
-module_rule(snn.RLeaky, snn.RSynaptic, family="neuron", children=True)(_spiking(True))
-module_rule(snn.SLSTM, family="neuron", children=True)(_spiking(False))
+# is not assumed to be one; its child layers and functional ops are counted instead. State words per
+# neuron: the membrane; Synaptic / RSynaptic add a synaptic current, Alpha an excitatory and an
+# inhibitory current, SLSTM / SConv2dLSTM keep the cell state beside the membrane.
+module_rule(snn.Leaky, snn.Lapicque, snn.DeltaLeaky, family="neuron")(_spiking(True))
+module_rule(snn.Synaptic, family="neuron")(_spiking(True, state_words=2))
+module_rule(snn.Alpha, family="neuron")(_spiking(True, state_words=3))
+module_rule(snn.RLeaky, family="neuron", children=True)(_spiking(True))
+module_rule(snn.RSynaptic, family="neuron", children=True)(_spiking(True, state_words=2))
+module_rule(snn.SLSTM, family="neuron", children=True)(_spiking(False, state_words=2))
 module_rule(snn.LeakyParallel, family="neuron", children=True)(_spiking(False, layout="TB"))
 
 
@@ -59,7 +64,7 @@ def sconv2dlstm(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     if spikes is None:
         return []
     mem = m.mem  # [B, hidden channels, H, W]: one gate computation per element
-    return [neuron_term(spikes, "step", False), Elementwise((), 6 * mem.numel())]
+    return [neuron_term(spikes, "step", False, state_words=2), Elementwise((), 6 * mem.numel())]
 
 
 @module_rule(snn.StateLeaky, snn.LinearLeaky, family="neuron", children=True)
@@ -69,9 +74,10 @@ def state_leaky(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     if not isinstance(mem, Tensor):
         return []
     spikes = _spikes(m, out) if isinstance(out, tuple) else None
-    if spikes is None:
+    analog = spikes is None
+    if analog:
         spikes = mem.new_zeros(neuron_term(mem, "TB", True).neurons)  # the membrane only: no events
-    return [neuron_term(mem, "TB", True, spikes=spikes)]
+    return [neuron_term(mem, "TB", True, spikes=spikes, analog=analog)]
 
 
 @module_rule(rleaky.RecurrentOneToOne, rsynaptic.RecurrentOneToOne, phase="pre")

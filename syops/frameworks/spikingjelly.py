@@ -96,6 +96,12 @@ def _layout(module: nn.Module) -> NeuronLayout:
     return "TB" if _sample_dims(module) == 2 else "step"
 
 
+def state_words(module: nn.Module) -> int:
+    """Words of state per neuron: the memories the neuron registers (v; v and a current, an adaptation
+    variable, a trace...), at least one."""
+    return max(1, len(getattr(module, "_memories", ())))
+
+
 def _spiking_rule(leaky: bool, scale: Callable[[nn.Module], Tensor | float] | None = None):
     def rule(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         spikes = first_tensor(out)
@@ -103,7 +109,7 @@ def _spiking_rule(leaky: bool, scale: Callable[[nn.Module], Tensor | float] | No
             return []
         if scale is not None:
             spikes = spikes / scale(m)  # graded spikes: output = spike × scale
-        return [neuron_term(spikes, _layout(m), leaky)]
+        return [neuron_term(spikes, _layout(m), leaky, state_words=state_words(m))]
 
     return rule
 
@@ -116,7 +122,8 @@ def _analog_rule(leaky: bool):
         if x is None:
             return []
         term = neuron_term(x, _layout(m), leaky)
-        return [neuron_term(x, _layout(m), leaky, spikes=x.new_zeros(term.neurons))]
+        zeros = x.new_zeros(term.neurons)
+        return [neuron_term(x, _layout(m), leaky, spikes=zeros, state_words=state_words(m), analog=True)]
 
     return rule
 
@@ -149,7 +156,7 @@ def mpbn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     spikes = first_tensor(out)
     if spikes is None:
         return []
-    terms: list[Term] = [neuron_term(spikes, _layout(m), True)]
+    terms: list[Term] = [neuron_term(spikes, _layout(m), True, state_words=state_words(m))]
     vbn = getattr(m, "vbn", None)
     if vbn is not None and not isinstance(vbn, nn.Identity):
         terms.append(Elementwise((), spikes.numel() * (2 if getattr(vbn, "affine", False) else 1)))
@@ -207,7 +214,7 @@ def psn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     else:
         window = torch.stack(list(m.queue)) if len(m.queue) else x.reshape(1, -1)
         terms.append(Synaptic(window, window.numel() + x.numel(), 1.0, x.numel()))
-    terms.append(neuron_term(spikes, _layout(m), False))
+    terms.append(neuron_term(spikes, _layout(m), False, state_words=state_words(m)))
     return terms
 
 

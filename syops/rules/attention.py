@@ -35,7 +35,17 @@ def projection_term(x: Tensor, weight: Tensor, bias: Tensor | None) -> Synaptic:
     rows = x.numel() // max(weight.shape[1], 1)
     outputs = rows * weight.shape[0]
     bias_adds = outputs if bias is not None else 0
-    return Synaptic(x, outputs * weight.shape[1] + bias_adds, float(weight.shape[0]), bias_adds)
+    return Synaptic(
+        x,
+        outputs * weight.shape[1] + bias_adds,
+        float(weight.shape[0]),
+        bias_adds,
+        weights=weight.numel(),
+        bias=weight.shape[0] if bias is not None else 0,
+        outputs=outputs,
+        in_per_image=weight.shape[1],
+        out_per_image=weight.shape[0],
+    )
 
 
 def _time_first(x: Tensor, batch_first: bool, batched: bool) -> Tensor:

@@ -8,6 +8,7 @@ border-aware fan-out map of the layer (see syops.fanout).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch.nn.functional as F
@@ -74,6 +75,14 @@ def conv_term(
             "reversed_padding": tuple(reversed_padding) if reversed_padding is not None else None,
         }
     bias_adds = out.numel() if has_bias else 0
+    out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
+    memory = {
+        "weights": weight.numel(),
+        "bias": out_channels if has_bias else 0,
+        "outputs": out.numel(),
+        "in_per_image": prod(in_shape),
+        "out_per_image": prod(out.shape[-(dims + 1) :]),
+    }
     key = (
         "conv",
         tuple(weight.shape),
@@ -88,7 +97,7 @@ def conv_term(
         return conv_fanout_map(weight, in_shape, skip_zero_weights=ctx.skip_zero_weights, **geometry)
 
     fanout = ctx.fanouts.get(key, make) if ctx.fanouts is not None else make()
-    return Synaptic(x, dense + bias_adds, fanout, bias_adds)
+    return Synaptic(x, dense + bias_adds, fanout, bias_adds, **memory)
 
 
 @module_rule(
@@ -102,15 +111,15 @@ def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
         # A transposed conv's output padding is read off its actual output (forward may get output_size).
         geometry.pop("output_padding", None)
         term = conv_term(x, out, m.weight, m.bias is not None, ctx, **geometry)
-        return term.dense_macs, term.fanout, term.bias_adds
+        return replace(term, x=None)
 
     if ctx.fanouts is None:
-        dense, fanout, bias_adds = constants()
+        template = constants()
     else:
         # Everything but the input is fixed by the module and the shapes: worked out once per session.
         key = ("conv-module", id(m), id(m.weight), m.bias is not None, x.shape, out.shape)
-        dense, fanout, bias_adds = ctx.fanouts.get(key, constants)
-    return [Synaptic(x, dense, fanout, bias_adds)]
+        template = ctx.fanouts.get(key, constants)
+    return [replace(template, x=x)]
 
 
 def conv_op(func, args, kwargs, out, ctx):

@@ -40,7 +40,7 @@ def reduction(func, args, kwargs, out, ctx):
     x = arg(args, kwargs, 0, "input")
     if not isinstance(x, Tensor):
         return []
-    return [Elementwise((x,), x.numel())]
+    return [Elementwise((x,), x.numel(), outputs=out.numel() if isinstance(out, Tensor) else 1)]
 
 
 def _functions(names: tuple[str, ...]):
@@ -54,4 +54,4 @@ def _functions(names: tuple[str, ...]):
 for _op, _names in _BINARY.items():
     op_rule(*_functions(_names), name=_op, phase="pre")(binary_elementwise)
 for _op, _names in _REDUCTIONS.items():
-    op_rule(*_functions(_names), name=_op, phase="pre")(reduction)
+    op_rule(*_functions(_names), name=_op)(reduction)

@@ -32,7 +32,18 @@ def linear_term(x: Tensor, out: Tensor, weight: Tensor, has_bias: bool, ctx: Rul
         fanout = ctx.fanouts.get(key, make) if ctx.fanouts is not None else make()
     else:
         fanout = float(weight.shape[0]) if weight.dim() == 2 else 1.0
-    return Synaptic(x, dense + bias_adds, fanout, bias_adds)
+    out_features = weight.shape[0] if weight.dim() == 2 else 1
+    return Synaptic(
+        x,
+        dense + bias_adds,
+        fanout,
+        bias_adds,
+        weights=weight.numel(),
+        bias=out_features if has_bias else 0,
+        outputs=out.numel(),
+        in_per_image=weight.shape[-1],
+        out_per_image=out_features,
+    )
 
 
 @module_rule(nn.Linear, family="synaptic")
@@ -57,7 +68,9 @@ def _bilinear_pairs(out_features: int):
 def bilinear_term(x1: Tensor, x2: Tensor, out: Tensor, weight: Tensor, has_bias: bool) -> Product:
     bias_adds = out.numel() if has_bias else 0
     dense = out.numel() * weight.shape[1] * weight.shape[2] + bias_adds
-    return Product(x1, x2, dense, None, None, _bilinear_pairs(weight.shape[0]), bias_adds)
+    return Product(
+        x1, x2, dense, None, None, _bilinear_pairs(weight.shape[0]), bias_adds, out.numel(), weights=weight.numel()
+    )
 
 
 @module_rule(nn.Bilinear, family="synaptic")

@@ -41,6 +41,7 @@ def matmul_term(a: Tensor, b: Tensor, out: Tensor, bias_adds: int = 0) -> Produc
         dense / max(b.numel(), 1),
         _matrix_pairs,
         bias_adds,
+        out.numel(),
     )
 
 
@@ -111,7 +112,7 @@ def einsum_op(func, args, kwargs, out, ctx):
         reduced_b = torch.einsum(f"{spec_b}->{shared}", abs_b.double())
         return torch.einsum(f"{shared},{shared}->", reduced_a, reduced_b)
 
-    return [Product(a, b, dense, float(a_fan), float(b_fan), pairs)]
+    return [Product(a, b, dense, float(a_fan), float(b_fan), pairs, outputs=out.numel())]
 
 
 @op_rule(F.scaled_dot_product_attention, name="sdpa")
@@ -126,7 +127,9 @@ def sdpa_op(func, args, kwargs, out, ctx):
     qk = scores * q.shape[-1]
     av = scores * v.shape[-1]
     return [
-        Product(q, k.transpose(-1, -2), qk, qk / max(q.numel(), 1), qk / max(k.numel(), 1), _matrix_pairs),
+        Product(
+            q, k.transpose(-1, -2), qk, qk / max(q.numel(), 1), qk / max(k.numel(), 1), _matrix_pairs, outputs=scores
+        ),
         Elementwise((), scores),  # softmax over the (dense) scores
-        Product(None, v, av, None, av / max(v.numel(), 1)),
+        Product(None, v, av, None, av / max(v.numel(), 1), outputs=out.numel()),
     ]

@@ -31,14 +31,14 @@ def _affine(m: nn.Module) -> bool:
 )
 def norm_module(m, args, kwargs, out, ctx):
     x = tensor_arg(args, kwargs)
-    return [Elementwise((x,), x.numel() * (2 if _affine(m) else 1))]
+    return [Elementwise((x,), x.numel() * (2 if _affine(m) else 1), outputs=x.numel())]
 
 
 def _functional_norm(weight_index: int):
     def rule(func, args, kwargs, out, ctx):
         x = tensor_arg(args, kwargs)
         affine = arg(args, kwargs, weight_index, "weight") is not None
-        return [Elementwise((x,), x.numel() * (2 if affine else 1))]
+        return [Elementwise((x,), x.numel() * (2 if affine else 1), outputs=x.numel())]
 
     return rule
 

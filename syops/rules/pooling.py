@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..terms import Elementwise
-from ._util import tensor_arg
+from ._util import first_tensor, tensor_arg
 from .registry import module_rule, op_rule
 
 POOLING_MODULES = (
@@ -58,10 +58,12 @@ POOLING_FUNCTIONS = (
 
 
 def input_elements(target, args, kwargs, out, ctx):
+    """One operation per input element; the pooled output is what is written."""
     x = tensor_arg(args, kwargs)
-    return [Elementwise((x,), x.numel())]
+    y = first_tensor(out)
+    return [Elementwise((x,), x.numel(), outputs=y.numel() if y is not None else None)]
 
 
-module_rule(*POOLING_MODULES, phase="pre")(input_elements)
+module_rule(*POOLING_MODULES)(input_elements)
 for _name in POOLING_FUNCTIONS:
-    op_rule(getattr(F, _name), name=_name, phase="pre")(input_elements)
+    op_rule(getattr(F, _name), name=_name)(input_elements)

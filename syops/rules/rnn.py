@@ -49,7 +49,17 @@ def weight_term(x: Tensor, weight: Tensor, has_bias: bool, ctx: RuleContext) -> 
         fanout: Tensor | float = ctx.fanouts.get(key, make) if ctx.fanouts is not None else make()
     else:
         fanout = float(weight.shape[0])
-    return Synaptic(x, outputs * weight.shape[1] + bias_adds, fanout, bias_adds)
+    return Synaptic(
+        x,
+        outputs * weight.shape[1] + bias_adds,
+        fanout,
+        bias_adds,
+        weights=weight.numel(),
+        bias=weight.shape[0] if has_bias else 0,
+        outputs=outputs,
+        in_per_image=weight.shape[1],
+        out_per_image=weight.shape[0],
+    )
 
 
 def _layer_weights(m: nn.RNNBase, layer: int, direction: int) -> list[Tensor]:

@@ -1,0 +1,144 @@
+"""Memory models: what moving a word costs, by the size of the memory that holds it.
+
+A memory access costs what Horowitz (ISSCC 2014, 45 nm, Figure 1.1.9) gives for one 64-bit access to an
+SRAM of that size: 10 pJ up to 8 KiB, then linearly 10 → 20 pJ up to 32 KiB and 20 → 100 pJ up to 1 MiB,
+and 100 pJ above (on-chip, banked beyond 1 MiB). With ``dram_above`` set, memories larger than that many
+bytes are DRAM at 1300 pJ (Horowitz's lower DRAM figure). A word of ``bits`` costs bits/64 of a 64-bit
+access (Horowitz's figures are per 64 bits; spikingjelly's Lemaire estimator charges them per 32-bit
+word, twice as much per bit).
+
+``dense_reuse`` says how a dense operand is read (design §1): ``"ideal"`` (each weight once per image and
+each input element once: the upper bound on a dense accelerator's reuse, Dampfhoffer et al. 2023) or
+``"none"`` (a weight and an input per MAC, Lemaire et al. 2022). Event operands are read from an event
+queue of ``queue_words`` words (Lemaire's FIFO, 1000 entries).
+
+The counting of accesses is in ``syops.traffic``; this module only prices them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import SyopsError
+
+DenseReuse = Literal["ideal", "none"]
+DENSE_REUSE: tuple[str, ...] = ("ideal", "none")
+
+# Horowitz 2014, 45 nm SRAM: (bytes, pJ per 64-bit access); DRAM 1300-2600 pJ per 64 bits.
+SRAM_CURVE: tuple[tuple[int, float], ...] = ((8 * 1024, 10.0), (32 * 1024, 20.0), (1024 * 1024, 100.0))
+DRAM_PJ = 1300.0
+HOROWITZ_MEMORY = (
+    "Horowitz, ISSCC 2014 (45 nm): 64-bit SRAM access 10 pJ (8 KiB), 20 pJ (32 KiB), 100 pJ (1 MiB), "
+    "DRAM 1300 pJ; linear between, per word bits/64 of that"
+)
+
+
+def sram_access_pj(size_bytes: float) -> float:
+    """pJ of one 64-bit access to an SRAM of ``size_bytes`` (Horowitz's curve, flat below 8 KiB and above
+    1 MiB, linear between the breakpoints)."""
+    (c0, e0), *rest = SRAM_CURVE
+    if size_bytes <= c0:
+        return e0
+    for c1, e1 in rest:
+        if size_bytes <= c1:
+            return e0 + (size_bytes - c0) / (c1 - c0) * (e1 - e0)
+        c0, e0 = c1, e1
+    return e0
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """How memory accesses are counted (``dense_reuse``, ``queue_words``) and priced (``bits``,
+    ``dram_above``)."""
+
+    name: str
+    bits: int = 32
+    dense_reuse: DenseReuse = "ideal"
+    dram_above: int | None = None  # bytes; larger memories are DRAM
+    queue_words: int = 1000
+    source: str = HOROWITZ_MEMORY
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def access_pj(self, words: float) -> float:
+        """pJ of one access of one word to a memory holding ``words`` words."""
+        size = words * self.bits / 8
+        per_64 = DRAM_PJ if self.dram_above is not None and size > self.dram_above else sram_access_pj(size)
+        return per_64 * self.bits / 64
+
+
+MEMORY_PRESETS: dict[str, MemoryModel | None] = {
+    "sram-45nm": MemoryModel("sram-45nm"),
+    "sram-45nm-noreuse": MemoryModel(
+        "sram-45nm-noreuse",
+        dense_reuse="none",
+        source=f"{HOROWITZ_MEMORY}; dense dataflow without reuse as in Lemaire et al., ICONIP 2022",
+    ),
+    "none": None,
+}
+DEFAULT_MEMORY = "sram-45nm"
+_MEMORY_KEYS = ("name", "bits", "dense_reuse", "dram_above", "queue_words", "source")
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        raise SyopsError(f"memory model {key}={value!r} must be a positive integer")
+    return int(value)
+
+
+def _memory_from_mapping(values: Mapping[str, Any], default_name: str) -> MemoryModel:
+    unknown = [k for k in values if k not in _MEMORY_KEYS]
+    if unknown:
+        raise SyopsError(f"unknown memory model key {unknown[0]!r}; expected one of {', '.join(_MEMORY_KEYS[1:5])}")
+    fields: dict[str, Any] = {"name": str(values.get("name", default_name))}
+    if "source" in values:
+        fields["source"] = str(values["source"])
+    if "bits" in values:
+        fields["bits"] = _positive_int("bits", values["bits"])
+    if "queue_words" in values:
+        fields["queue_words"] = _positive_int("queue_words", values["queue_words"])
+    if values.get("dram_above") is not None:
+        fields["dram_above"] = _positive_int("dram_above", values["dram_above"])
+    if "dense_reuse" in values:
+        reuse = values["dense_reuse"]
+        if reuse not in DENSE_REUSE:
+            raise SyopsError(f"memory model dense_reuse={reuse!r}; expected 'ideal' or 'none'")
+        fields["dense_reuse"] = reuse
+    return MemoryModel(**fields)
+
+
+def resolve_memory(spec: str | Mapping[str, Any] | MemoryModel | Path | None) -> MemoryModel | None:
+    """A memory model from a preset name (``sram-45nm``, ``sram-45nm-noreuse``, ``none``), a mapping, a
+    TOML file (top-level keys or a ``[memory]`` table), or a ``MemoryModel``; None for ``"none"``."""
+    if spec is None:
+        return MEMORY_PRESETS[DEFAULT_MEMORY]
+    if isinstance(spec, MemoryModel):
+        return spec
+    if isinstance(spec, Mapping):
+        return _memory_from_mapping(spec, "custom")
+    if not isinstance(spec, (str, Path)):
+        raise SyopsError(f"memory must be a preset name, a dict, a .toml file or a MemoryModel, got {spec!r}")
+    text = str(spec)
+    if text in MEMORY_PRESETS:
+        return MEMORY_PRESETS[text]
+    if isinstance(spec, Path) or text.endswith(".toml"):
+        path = Path(text)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SyopsError(f"memory model file {text} does not exist") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SyopsError(f"memory model file {text} is not valid UTF-8 TOML: {exc}") from None
+        table = data.get("memory", data)
+        if not isinstance(table, Mapping):
+            raise SyopsError(f"memory model file {text}: [memory] must be a table of bits, dense_reuse, ...")
+        return _memory_from_mapping(table, path.stem)
+    raise SyopsError(
+        f"unknown memory model {text!r}; presets: {', '.join(MEMORY_PRESETS)}, or a .toml file with bits, "
+        "dense_reuse, dram_above, queue_words"
+    )
