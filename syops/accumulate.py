@@ -296,33 +296,41 @@ class Evaluator:
             return torch.zeros(len(lengths), dtype=values.dtype, device=values.device)
         return torch.segment_reduce(values, "sum", lengths=self._index(lengths), unsafe=True)
 
-    def images(self, x: Tensor) -> int:
-        """How many images (a sample at a time step) an activation tensor holds, from its leading
-        dimensions and the batch running: [T, B, ...] / [B, T, ...], [B·T, ...], [B, ...], else one."""
+    def images(self, x: Tensor) -> int | None:
+        """How many images (one sample at one time step) an activation tensor holds, read off its leading
+        dimensions and the batch running: [T, B, ...] / [B, T, ...], [B·T, ...] or [B, ...]; None when
+        they are not the batch's (a recurrent layer's [L, N, ...] sequence, say)."""
         samples, steps = self.batch_images
         shape = x.shape
         if steps > 1 and x.dim() >= 2 and sorted((shape[0], shape[1])) == sorted((samples, steps)):
             return samples * steps
         if x.dim() >= 1 and shape[0] in (samples * steps, samples):
             return int(shape[0])
-        return 1
+        return None
 
     def _per_image(self, x: Tensor | None) -> int:
         if x is None or not x.numel():
             return 1
-        return max(x.numel() // self.images(x), 1)
+        return max(x.numel() // (self.images(x) or 1), 1)
 
     def _synaptic(self, row: RowAccumulator, t: Synaptic) -> None:
         x = self._local(t.x)
         fanout_map = t.fanout if isinstance(t.fanout, Tensor) else None
         scale = None if fanout_map is not None else float(t.fanout)
-        key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale, t.weights, t.outputs, t.in_per_image)
+        key = ("syn", t.dense_macs, t.bias_adds, x.numel(), scale, t.weights, t.outputs, t.in_per_image, t.images)
 
         def geometry() -> SynapticGeometry | None:
             if t.weights is None or t.outputs is None:
                 return None
-            in_per_image = t.in_per_image or self._per_image(x)
-            out_per_image = t.out_per_image or max(t.outputs * in_per_image // max(x.numel(), 1), 1)
+            # An image is one sample at one step, as the batch's layout tells (the tokens of a sample
+            # form one image); else, as for a recurrent layer's steps, the layer's own input size.
+            images = t.images or (self.images(x) if x.numel() else None)
+            if images is None:
+                in_per_image = t.in_per_image or x.numel() or 1
+                images = max(x.numel() // in_per_image, 1)
+            else:
+                in_per_image = max(x.numel() // images, 1)
+            out_per_image = max(t.outputs // images, 1)
             macs = t.dense_macs - t.bias_adds
             return SynapticGeometry(t.weights, t.bias, t.outputs, x.numel(), in_per_image, out_per_image, macs)
 
@@ -377,7 +385,7 @@ class Evaluator:
                 return None
             a_img, b_img = self._per_image(a), self._per_image(b)
             reference = a if a is not None else b
-            images = self.images(reference) if reference is not None else 1
+            images = (self.images(reference) or 1) if reference is not None else 1
             out_img = max(t.outputs // max(images, 1), 1)
             macs = t.dense_macs - t.bias_adds
             return ProductGeometry(a_numel, b_numel, t.outputs, macs, t.bias_adds, a_img, b_img, out_img, t.weights)

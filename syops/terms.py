@@ -34,13 +34,15 @@ class Synaptic:
     fanout: Tensor | float
     bias_adds: int = 0
     # Memory geometry (design §1, memory traffic): weight and bias elements, output elements of the call,
-    # and the operand's and output's elements per image (one sample at one step). A rule that leaves
-    # ``weights`` or ``outputs`` unset gets no memory traffic for the term (the report says so).
+    # and the layer's input elements per image (a conv's C×H×W, a Linear's in_features: used where the
+    # batch's layout does not tell the images), or the images themselves where the rule knows them (a
+    # recurrent layer: every step of every sample). A rule that leaves ``weights`` or ``outputs`` unset
+    # gets no memory traffic for the term (the report says so).
     weights: int | None = None
     bias: int = 0
     outputs: int | None = None
     in_per_image: int | None = None
-    out_per_image: int | None = None
+    images: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -375,3 +375,19 @@ def test_memory_none_keeps_the_compute_energy_of_zoo_models():
                 for layer in priced.layers
             )
         )
+
+
+def test_tokens_of_a_sample_form_one_image():
+    """A Linear on [B, N, D] tokens (a transformer): with ideal reuse each weight is read once per sample,
+    not once per token; a recurrent layer's steps ([L, N, in], not the batch's layout) are images each."""
+    fc = nn.Linear(6, 4)
+    tokens = torch.randn(2, 5, 6)  # B = 2 samples of 5 tokens
+    m = syops.profile(fc, inputs=tokens).layer("").memory
+    assert m["weight_reads"] == 24 and m["bias_reads"] == 4
+    assert m["input_reads"] == 30 and m["output_writes"] == 20
+    for steps in (7, 2):  # also when the sequence is as long as the batch is large
+        rnn = nn.RNN(6, 3, batch_first=True)
+        seq = torch.randn(2, steps, 6)  # N = 2 samples of L steps
+        memory = syops.profile(rnn, inputs=seq).layer("").memory
+        # W_ih and W_hh each read once per step and sample: (18 + 9) weights × L steps
+        assert memory["weight_reads"] == steps * (18 + 9)

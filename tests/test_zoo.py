@@ -101,6 +101,10 @@ def test_table_cells(small_cells):
     )
     assert mlp["SynOps (G)"] == f"{report.totals['synops'] / 1e9:.4g}"
     assert mlp["Energy vs ANN"] == f"{report.totals['energy_mj'] / report.ann_energy_mj:.3f}×"
+    compute_ratio = report.totals["compute_energy_mj"] / report.ann_compute_energy_mj
+    assert mlp["Compute vs ANN"] == f"{compute_ratio:.3f}×"
+    assert float(mlp["Compute (mJ)"]) == pytest.approx(report.totals["compute_energy_mj"], rel=1e-3)
+    assert float(mlp["Memory (mJ)"]) == pytest.approx(report.totals["memory_energy_mj"], rel=1e-3)
     assert "loop layout, poisson input" in mlp["Notes"]
     assert "fits DYNAP-CNN (cores 0, 1, 2, 3)" in cells["dynapcnn_nmnist"]["Notes"]
     assert set(mlp) == set(zoo.TABLE_COLUMNS)
@@ -152,7 +156,7 @@ def test_spikformer_block_spikes_after_calibration():
 def _fake_cells(label: str, acs: str) -> dict[str, str]:
     cells = {column: "-" for column in zoo.TABLE_COLUMNS}
     cells.update({"Model": label, "ACs (G)": acs, "MACs (G)": "0.5", "SynOps (G)": "0.4"})
-    cells.update({f"Energy (mJ, {zoo.TABLE_ENERGY})": "2.0", "Mean spike rate": "9.00%"})
+    cells.update({"Compute (mJ)": "2.0", "Mean spike rate": "9.00%"})
     return cells
 
 

@@ -44,7 +44,6 @@ def projection_term(x: Tensor, weight: Tensor, bias: Tensor | None) -> Synaptic:
         bias=weight.shape[0] if bias is not None else 0,
         outputs=outputs,
         in_per_image=weight.shape[1],
-        out_per_image=weight.shape[0],
     )
 
 

@@ -81,7 +81,6 @@ def conv_term(
         "bias": out_channels if has_bias else 0,
         "outputs": out.numel(),
         "in_per_image": prod(in_shape),
-        "out_per_image": prod(out.shape[-(dims + 1) :]),
     }
     key = (
         "conv",

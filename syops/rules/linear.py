@@ -42,7 +42,6 @@ def linear_term(x: Tensor, out: Tensor, weight: Tensor, has_bias: bool, ctx: Rul
         bias=out_features if has_bias else 0,
         outputs=out.numel(),
         in_per_image=weight.shape[-1],
-        out_per_image=out_features,
     )
 
 

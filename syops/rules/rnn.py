@@ -58,7 +58,7 @@ def weight_term(x: Tensor, weight: Tensor, has_bias: bool, ctx: RuleContext) -> 
         bias=weight.shape[0] if has_bias else 0,
         outputs=outputs,
         in_per_image=weight.shape[1],
-        out_per_image=weight.shape[0],
+        images=rows,  # every step of every sample: a recurrent layer re-reads its weights per step
     )
 
 
