@@ -380,3 +380,52 @@ def test_state_reset_between_batches_and_restored():
     model.state = fresh
     syops.profile(model, inputs=x, timesteps=STEPS, time_layout="loop")
     assert model.state is fresh and fresh == [None] * 4
+
+
+class SparseIn(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell = snn.LIFCell()
+
+    def forward(self, x):
+        return self.cell(x.to_sparse())[0]
+
+
+def test_sparse_input_is_one_clear_error():
+    with pytest.raises(syops.SyopsError, match="LIFCell: sparse tensors are not supported"):
+        syops.profile(SparseIn(), inputs=spikes((B, N), 15))
+
+
+# -- the Part term (engine), without Norse ---------------------------------------------------------------
+
+
+class HeldWeight(nn.Module):
+    """A weight held as a parameter of a module that is not a Linear, then a ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(5, IN))
+        self.scale = nn.Parameter(torch.ones(5))
+
+    def forward(self, x):
+        return torch.relu(x @ self.w.t()) * self.scale
+
+
+def held_weight_rule(m, args, kwargs, out, ctx):
+    from syops.rules.rnn import weight_term
+    from syops.terms import Elementwise
+
+    x = args[0]
+    return [Part("w", "Linear", (weight_term(x, m.w, False, ctx),), (m.w,)), Elementwise((), 2 * out.numel())]
+
+
+def test_part_rows_own_their_terms_and_parameters():
+    net = nn.Sequential(nn.Identity(), HeldWeight())
+    x = spikes((B, IN), 16)
+    report = syops.profile(net, inputs=x, custom_rules={HeldWeight: held_weight_rule})
+    part = report.layer("1.w")
+    assert part.type == "Linear" and part.calls == 1 and part.params == 5 * IN
+    assert part.synops == pytest.approx(float(x.sum()) * 5 / B) and part.dense_macs == 5 * IN
+    own = report.layer("1")
+    assert own.params == 5 and own.macs == 2 * 5 and own.synops == 0
+    assert report.totals["params"] == 5 * IN + 5

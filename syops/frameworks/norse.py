@@ -60,10 +60,16 @@ with warnings.catch_warnings():  # norse scripts functions with torch.jit at imp
     from norse.torch.module import leaky_integrator as li
     from norse.torch.module import leaky_integrator_box as li_box
 
+from ..errors import SyopsError
 from ..rules._util import arg, first_tensor
 from ..rules.registry import module_rule
 from ..rules.rnn import weight_term
 from ..terms import Neuron, NeuronLayout, Part, Term, neuron_term
+
+
+def _dense(m: nn.Module, *tensors: Tensor | None) -> None:
+    if any(t is not None and t.is_sparse for t in tensors):
+        raise SyopsError(f"{type(m).__name__}: sparse tensors are not supported; pass a dense input")
 
 
 def _neuron(y: Tensor, layout: NeuronLayout, leaky: bool, words: int, spiking: bool) -> Neuron:
@@ -77,6 +83,7 @@ def _neuron(y: Tensor, layout: NeuronLayout, leaky: bool, words: int, spiking: b
 def _feed_forward(leaky: bool, words: int, layout: NeuronLayout, spiking: bool = True):
     def rule(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         y = first_tensor(out)
+        _dense(m, y)
         return [_neuron(y, layout, leaky, words, spiking)] if y is not None else []
 
     return rule
@@ -112,6 +119,7 @@ def _recurrent(leaky: bool, words: int, layout: NeuronLayout):
         if not isinstance(x, Tensor) or z is None:
             return []
         z0 = _state_spikes(arg(args, kwargs, 1, "state"))
+        _dense(m, x, z, z0)
         if layout == "step":
             previous = z0 if z0 is not None else torch.zeros_like(z)
         else:  # step t sees z_{t-1}; step 0 the initial state's spikes
@@ -187,6 +195,7 @@ def li_linear_cell(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     v = first_tensor(out)
     if not isinstance(x, Tensor) or v is None:
         return []
+    _dense(m, x, v)
     return [_weights("input_weights", m.input_weights, x, ctx), _neuron(v, "step", True, 2, False)]
 
 
