@@ -429,3 +429,29 @@ def test_part_rows_own_their_terms_and_parameters():
     own = report.layer("1")
     assert own.params == 5 and own.macs == 2 * 5 and own.synops == 0
     assert report.totals["params"] == 5 * IN + 5
+
+
+def test_lifted_convolutions_around_a_sequence_module():
+    """Lift(Conv2d) → LIF → Lift(Conv2d) on [T, B, C, H, W]: neurons are C·H·W, the second conv reads the
+    spikes (a convolution of ones over them, border-aware)."""
+    from helpers import brute_force_conv_synops
+
+    torch.manual_seed(17)
+    conv1, conv2 = nn.Conv2d(2, 4, 3, padding=1), nn.Conv2d(4, 3, 3, stride=2, padding=1)
+    with torch.no_grad():
+        conv1.weight.uniform_(0, 1.5)
+    net = snn.SequentialState(snn.Lift(conv1), snn.LIF(), snn.Lift(conv2))
+    x = spikes((T, B, 2, 6, 6), 18)
+    report = syops.profile(net, inputs=x, timesteps=T, time_layout="TB")
+    rec = Recorder(net[1])
+    with torch.no_grad():
+        net(x)
+    (z,) = rec.outputs
+    row = report.layer("1")
+    assert_neuron_row(row, 4 * 6 * 6, True, float(z.sum()))
+    assert 0 < float(z.mean()) < 1
+    assert row.firing_rate_map.shape == (4, 6, 6)
+    flat = z.reshape(T * B, 4, 6, 6)
+    assert report.layer("2.lifted_module").synops == pytest.approx(brute_force_conv_synops(conv2, flat) * T)
+    assert report.layer("2.lifted_module").calls == T
+    assert_no_anonymous_rows(report, net)
