@@ -455,3 +455,10 @@ def test_lifted_convolutions_around_a_sequence_module():
     assert report.layer("2.lifted_module").synops == pytest.approx(brute_force_conv_synops(conv2, flat) * T)
     assert report.layer("2.lifted_module").calls == T
     assert_no_anonymous_rows(report, net)
+
+
+def test_neuron_constants_come_back_unchanged():
+    """IAFCell's forward sets requires_grad on its own v_reset (Norse's initial state is that tensor)."""
+    cell = snn.IAFCell(p=snn.IAFParameters(v_th=torch.as_tensor(0.5), v_reset=torch.as_tensor(0.0)))
+    syops.profile(cell, inputs=spikes((B, N), 19))
+    assert not cell.p.v_reset.requires_grad and float(cell.p.v_reset) == 0.0
