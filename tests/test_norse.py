@@ -462,3 +462,22 @@ def test_neuron_constants_come_back_unchanged():
     cell = snn.IAFCell(p=snn.IAFParameters(v_th=torch.as_tensor(0.5), v_reset=torch.as_tensor(0.0)))
     syops.profile(cell, inputs=spikes((B, N), 19))
     assert not cell.p.v_reset.requires_grad and float(cell.p.v_reset) == 0.0
+
+
+def test_lconv2d_counts_as_a_conv2d_per_step():
+    from helpers import brute_force_conv_synops
+
+    torch.manual_seed(20)
+    lconv = snn.LConv2d(2, 5, 3, stride=2, padding=1)
+    x = spikes((T, B, 2, 7, 7), 21)
+    report = syops.profile(lconv, inputs=x, timesteps=T, time_layout="TB")
+    conv = nn.Conv2d(2, 5, 3, stride=2, padding=1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(lconv.weight[..., 0])
+        assert torch.allclose(lconv(x), torch.stack([conv(step) for step in x]), atol=1e-6)
+    row = report.layer("")
+    assert row.type == "LConv2d" and row.params == 5 * 2 * 9
+    assert row.synops == pytest.approx(brute_force_conv_synops(conv, x.reshape(T * B, 2, 7, 7)) * T)
+    assert row.dense_macs == T * 5 * 4 * 4 * 2 * 9 and row.macs == 0
+    dense = syops.profile(lconv, inputs=torch.randn(T, B, 2, 7, 7), timesteps=T, time_layout="TB")
+    assert dense.layer("").macs == T * 5 * 4 * 4 * 2 * 9

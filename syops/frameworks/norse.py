@@ -39,6 +39,8 @@ Not supported (no rule: they show in ``Report.unsupported`` and their matrix pro
 ``linear`` ops): ``CobaLIFCell`` (conductance-based, W split into relu(W) and relu(-W)),
 ``LIFMCRecurrentCell`` / ``LIFMCRefracRecurrentCell`` (a dense coupling matrix over v), sparse inputs.
 ``Lift``, ``SequentialState`` and ``RecurrentSequential`` are containers, counted through their children.
+``LConv2d`` (a Conv2d on every step of ``[T, B, C, H, W]``, run as a Conv3d of kernel depth 1 on the input
+permuted to ``[B, C, H, W, T]``) is counted as that Conv3d on the permuted view: the same as T Conv2d calls.
 
 Reset: a module attribute holding Norse state (an instance of a ``...State`` tuple from ``norse``, or a
 non-empty list / tuple of such states and ``None`` as ``SequentialState`` returns) is replaced by
@@ -56,15 +58,28 @@ from torch import Tensor, nn
 
 with warnings.catch_warnings():  # norse scripts functions with torch.jit at import
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from norse.torch.module import iaf, izhikevich, lif, lif_adex, lif_adex_refrac, lif_box, lif_ex, lif_refrac, lsnn
+    from norse.torch.module import (
+        conv,
+        iaf,
+        izhikevich,
+        lif,
+        lif_adex,
+        lif_adex_refrac,
+        lif_box,
+        lif_ex,
+        lif_refrac,
+        lsnn,
+    )
     from norse.torch.module import leaky_integrator as li
     from norse.torch.module import leaky_integrator_box as li_box
 
 from ..errors import SyopsError
-from ..rules._util import arg, first_tensor
+from ..fanout import conv_geometry
+from ..rules._util import arg, first_tensor, tensor_arg
+from ..rules.conv import conv_term
 from ..rules.registry import module_rule
 from ..rules.rnn import weight_term
-from ..terms import Neuron, NeuronLayout, Part, Term, neuron_term
+from ..terms import Neuron, NeuronLayout, Part, Synaptic, Term, neuron_term
 
 
 def _dense(m: nn.Module, *tensors: Tensor | None) -> None:
@@ -197,6 +212,24 @@ def li_linear_cell(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
         return []
     _dense(m, x, v)
     return [_weights("input_weights", m.input_weights, x, ctx), _neuron(v, "step", True, 2, False)]
+
+
+@module_rule(conv.LConv2d, family="synaptic")
+def lconv2d(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
+    """A Conv2d on every step of [T, B, C, H, W], run as a Conv3d of kernel depth 1 over [B, C, H, W, T]:
+    counted on that permuted view, which is what the Conv3d sees."""
+    x = tensor_arg(args, kwargs, 0, "input_tensor").permute(1, 2, 3, 4, 0)
+    y = out.permute(1, 2, 3, 4, 0)
+
+    def constants() -> tuple:
+        geometry = conv_geometry(m)
+        geometry.pop("output_padding", None)
+        term = conv_term(x, y, m.weight, False, ctx, **geometry)
+        return term.dense_macs, term.fanout
+
+    key = ("norse-lconv2d", id(m), id(m.weight), x.shape, y.shape)
+    dense, fanout = ctx.fanouts.get(key, constants) if ctx.fanouts is not None else constants()
+    return [Synaptic(x, dense, fanout)]
 
 
 # -- reset ---------------------------------------------------------------------------------------------
