@@ -481,3 +481,27 @@ def test_lconv2d_counts_as_a_conv2d_per_step():
     assert row.dense_macs == T * 5 * 4 * 4 * 2 * 9 and row.macs == 0
     dense = syops.profile(lconv, inputs=torch.randn(T, B, 2, 7, 7), timesteps=T, time_layout="TB")
     assert dense.layer("").macs == T * 5 * 4 * 4 * 2 * 9
+
+
+def test_from_nir_cuba_lif_is_one_neuron():
+    """norse.torch.from_nir builds a CubaLIF from a LIBoxCell (the current) and a LIFBoxCell: one neuron
+    row, not two, and no anonymous rows for its w_in and r scalings."""
+    from norse.torch.utils.import_nir import CubaLIF
+
+    synapse = snn.LIBoxCell(snn.LIBoxParameters(tau_mem_inv=torch.full((N,), 500.0), v_leak=torch.zeros(N)))
+    lif = snn.LIFBoxCell(snn.LIFBoxParameters(tau_mem_inv=torch.full((N,), 250.0), v_leak=torch.zeros(N)))
+    net = CellLoop(CubaLIF(torch.full((N,), 2.0), synapse, torch.ones(N), lif))
+    x = spikes((T, B, IN), 22)
+    report = syops.profile(net, inputs=x, timesteps=T, time_layout="TB")
+    rec = Recorder(net.cell)
+    with torch.no_grad():
+        net(x)
+    emitted = rec.total()
+    assert emitted > 0
+    assert_neuron_row(report.layer("cell"), N, True, emitted)
+    assert report.layer("fc2").synops == pytest.approx(emitted * K / B)
+    assert {r.name for r in report.layers} == {"fc1", "cell", "fc2"}
+    assert_no_anonymous_rows(report, net)
+    step_in = net.fc1(x[0])
+    terms = module_rule_for(net.cell).fn(net.cell, (step_in,), {}, net.cell(step_in), RuleContext())
+    assert [(t.leaky, t.state_words) for t in terms] == [(True, 2)]

@@ -39,6 +39,8 @@ Not supported (no rule: they show in ``Report.unsupported`` and their matrix pro
 ``linear`` ops): ``CobaLIFCell`` (conductance-based, W split into relu(W) and relu(-W)),
 ``LIFMCRecurrentCell`` / ``LIFMCRefracRecurrentCell`` (a dense coupling matrix over v), sparse inputs.
 ``Lift``, ``SequentialState`` and ``RecurrentSequential`` are containers, counted through their children.
+``norse.torch.from_nir``'s ``CubaLIF`` (a LIBoxCell for the current, a LIFBoxCell, two scalings) is one
+leaky neuron with two words of state, as NIR's CubaLIF node.
 ``LConv2d`` (a Conv2d on every step of ``[T, B, C, H, W]``, run as a Conv3d of kernel depth 1 on the input
 permuted to ``[B, C, H, W, T]``) is counted as that Conv3d on the permuted view: the same as T Conv2d calls.
 
@@ -72,6 +74,7 @@ with warnings.catch_warnings():  # norse scripts functions with torch.jit at imp
     )
     from norse.torch.module import leaky_integrator as li
     from norse.torch.module import leaky_integrator_box as li_box
+    from norse.torch.utils import import_nir
 
 from ..errors import SyopsError
 from ..fanout import conv_geometry
@@ -230,6 +233,16 @@ def lconv2d(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     key = ("norse-lconv2d", id(m), id(m.weight), x.shape, y.shape)
     dense, fanout = ctx.fanouts.get(key, constants) if ctx.fanouts is not None else constants()
     return [Synaptic(x, dense, fanout)]
+
+
+@module_rule(import_nir.CubaLIF, family="neuron")
+def nir_cuba_lif(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
+    """``norse.torch.from_nir``'s CubaLIF: w_in·x into a LIBoxCell (the synaptic current), r·I into a
+    LIFBoxCell. One neuron (leaky, two words: I and v), as NIR's CubaLIF node is; its parts and its two
+    scalings are the neuron's update."""
+    z = first_tensor(out)
+    _dense(m, z)
+    return [_neuron(z, "step", True, 2, True)] if z is not None else []
 
 
 # -- reset ---------------------------------------------------------------------------------------------
