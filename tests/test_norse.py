@@ -505,3 +505,34 @@ def test_from_nir_cuba_lif_is_one_neuron():
     step_in = net.fc1(x[0])
     terms = module_rule_for(net.cell).fn(net.cell, (step_in,), {}, net.cell(step_in), RuleContext())
     assert [(t.leaky, t.state_words) for t in terms] == [(True, 2)]
+
+
+def test_from_nir_graph_one_step_per_call_is_reset_per_batch():
+    """A NIR graph read by norse.torch.from_nir (a nirtorch executor of Norse cells), one step per call
+    with its state kept in an attribute: the state is reset between batches."""
+    import nir
+    import numpy as np
+
+    rng = np.random.default_rng(23)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([IN])),
+            "fc": nir.Affine(weight=rng.uniform(0, 1, (N, IN)).astype(np.float32), bias=np.zeros(N, np.float32)),
+            "lif": nir.LIF(tau=np.full(N, 0.004), r=np.ones(N), v_leak=np.zeros(N), v_threshold=np.ones(N)),
+            "output": nir.Output(output_type=np.array([N])),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = OneStep(snn.from_nir(graph, dt=0.001))
+    x = spikes((T, B, IN), 24)
+    one = syops.profile(model, inputs=x, timesteps=T, time_layout="loop")
+    two = syops.profile(model, dataloader=[x, x], timesteps=T, time_layout="loop")
+    lif = one.layer("seq.lif")
+    assert lif.type == "LIFBoxCell" and lif.neurons == N and lif.neuron_updates == N * T
+    assert 0 < lif.output_spike_rate < 1
+    for key in ("synops", "acs", "macs", "neuron_updates"):
+        assert two.totals[key] == pytest.approx(one.totals[key]), key
+    assert two.layer("seq.lif").output_spike_rate == pytest.approx(lif.output_spike_rate)
+    assert model.state is None

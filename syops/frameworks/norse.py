@@ -46,8 +46,9 @@ permuted to ``[B, C, H, W, T]``) is counted as that Conv3d on the permuted view:
 
 Reset: a module attribute holding Norse state (an instance of a ``...State`` tuple from ``norse``, or a
 non-empty list / tuple of such states and ``None`` as ``SequentialState`` returns) is replaced by
-``None`` (a list: a new list of ``None``) before every batch, so each batch starts from Norse's initial
-state; the profile puts the original objects back afterwards.
+``None`` (a list / tuple: a new one of as many ``None``) before every batch, so each batch starts from
+Norse's initial state; the profile puts the original objects back afterwards. The state of the nirtorch
+executor that ``norse.torch.from_nir`` returns is reset the same way; state kept in a dict is not.
 """
 
 from __future__ import annotations
@@ -249,7 +250,10 @@ def nir_cuba_lif(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
 
 
 def _is_state(value: Any) -> bool:
+    """A Norse state tuple, or the state of the nirtorch executor that ``norse.torch.from_nir`` returns."""
     cls = type(value)
+    if cls.__name__ == "GraphExecutorState" and cls.__module__.startswith("nirtorch."):
+        return True
     return isinstance(value, tuple) and cls.__module__.startswith("norse.") and cls.__name__.endswith("State")
 
 
@@ -263,9 +267,11 @@ def _holds_state(value: Any) -> bool:
 
 
 def reset(model: nn.Module) -> None:
-    """Norse's fresh state for every attribute of ``model``'s modules that holds Norse state: ``None``
-    (a list of ``None`` for a list of states). New objects, so the originals are never changed."""
+    """Norse's fresh state for every attribute of ``model``'s modules that holds Norse state: ``None`` for
+    a state, a new list / tuple of as many ``None`` for a list / tuple of states (``SequentialState``'s
+    list, the ``(synapse, neuron)`` pair of ``from_nir``'s CubaLIF). New objects: the originals, which
+    the profile puts back afterwards, are never changed."""
     for module in model.modules():
         for name, value in list(module.__dict__.items()):
             if _holds_state(value):
-                module.__dict__[name] = [None] * len(value) if type(value) is list else None
+                module.__dict__[name] = None if _is_state(value) else type(value)([None] * len(value))
