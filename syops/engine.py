@@ -26,6 +26,7 @@ from .inputs import Batch, model_device_dtype
 from .memory import MemoryModel
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
 from .state import ModelSnapshot
+from .terms import Part
 
 Kind = Literal["counted", "zero", "ignored"]
 
@@ -52,6 +53,7 @@ class Row:
     info: ModuleInfo | None
     is_op: bool
     acc: RowAccumulator
+    params: tuple[Tensor, ...] = ()  # a part's own parameters (see ``syops.terms.Part``)
 
 
 @dataclass
@@ -295,11 +297,27 @@ class CountingSession:
             self.rows[key] = row
         return row
 
+    def _row_for_part(self, info: ModuleInfo, part: Part) -> Row:
+        name = f"{info.name}.{part.name}" if info.name else part.name
+        key = (name, part.type_name)
+        row = self.rows.get(key)
+        if row is None:
+            row = Row(name, part.type_name, None, False, RowAccumulator(), part.params)
+            self.rows[key] = row
+        return row
+
     def _evaluate(self, info: ModuleInfo, row: Row, rule: Rule, target: Any, args, kwargs, output) -> None:
         with torch._C.DisableTorchFunction():
             try:
                 terms = list(rule.fn(target, args, kwargs, output, self.ctx))
+                parts = [t for t in terms if isinstance(t, Part)]
+                if parts:
+                    terms = [t for t in terms if not isinstance(t, Part)]
                 self.evaluator.add(row.acc, terms)
+                for part in parts:
+                    sub = self._row_for_part(info, part)
+                    sub.acc.calls += 1
+                    self.evaluator.add(sub.acc, part.terms)
             except SyopsError:
                 raise
             except Exception as exc:

@@ -222,6 +222,11 @@ def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str,
     assigned: set[int] = set()
     by_row: dict[int, int] = {}
     first_row_of: dict[str, int] = {}
+    for index, row in enumerate(rows):  # a part's parameters first: they leave their module's row
+        fresh = [p for p in row.params if id(p) not in assigned]
+        assigned.update(id(p) for p in fresh)
+        if row.params:
+            by_row[index] = sum(p.numel() for p in fresh)
     for index, row in enumerate(rows):
         first_row_of.setdefault(row.name, index)
         if not row.is_op and row.info is not None and row.info.kind is not None:

@@ -24,7 +24,9 @@ _MAPPINGS = ("_parameters", "_buffers", "_modules", "_memories", "_memories_rv",
 class _ModuleSnapshot:
     attributes: dict
     mappings: dict[str, object] = field(default_factory=dict)
-    tensors: list[tuple[Tensor, Tensor, int]] = field(default_factory=list)  # (tensor, copy, version)
+    # (tensor, copy, version, requires_grad of a leaf: a forward may flip it, as Norse's IAFCell does on its
+    # v_reset; None for a tensor computed with grad, which a reset may detach in place, as sinabs' does)
+    tensors: list[tuple[Tensor, Tensor, int, bool | None]] = field(default_factory=list)
 
 
 # Attribute values that cannot hold a tensor: skipped without a closer look (most of a module's __dict__).
@@ -60,7 +62,10 @@ class ModelSnapshot:
                         snap.mappings[name] = dict(value)
                     elif isinstance(value, set):
                         snap.mappings[name] = set(value)
-                snap.tensors = [(t, t.detach().clone(), t._version) for t in _state_tensors(module)]
+                snap.tensors = [
+                    (t, t.detach().clone(), t._version, t.requires_grad if t.is_leaf else None)
+                    for t in _state_tensors(module)
+                ]
                 self._snaps.append((module, snap))
 
     def restore(self) -> None:
@@ -78,7 +83,10 @@ class ModelSnapshot:
                     if not _same_contents(target, contents):
                         target.clear()
                         target.update(contents)
-                for tensor, saved, version in snap.tensors:
+                for tensor, saved, version, requires_grad in snap.tensors:
+                    if requires_grad is not None and tensor.requires_grad != requires_grad and tensor.is_leaf:
+                        with contextlib.suppress(RuntimeError):  # an inference-mode tensor
+                            tensor.requires_grad_(requires_grad)
                     # A tensor nothing wrote to in place (its version counter unchanged) holds its values.
                     if tensor._version != version and tensor.shape == saved.shape and tensor.dtype == saved.dtype:
                         # An inference-mode tensor refuses copy_; it cannot have been changed either.

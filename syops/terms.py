@@ -15,6 +15,8 @@ events does it hold?) to the engine, which evaluates it on device without synchr
   value the rule cannot see.
 - ``Neuron``: state updates of a spiking-neuron layer and the spikes it emits.
 - ``Fixed``: counts already known on the host (custom syops-counter hooks).
+- ``Part``: terms of a synaptic layer that is not a module of its own (a weight matrix a Norse neuron cell
+  holds as a parameter), counted on a row of its own named ``<module>.<part name>``.
 """
 
 from __future__ import annotations
@@ -110,4 +112,15 @@ class Fixed:
     macs: float = 0.0
 
 
-Term = Synaptic | Elementwise | Product | Neuron | Fixed
+@dataclass(frozen=True, slots=True)
+class Part:
+    """``terms`` counted on the row ``<module name>.<name>`` of type ``type_name``, which owns ``params``
+    (they leave the module's own row)."""
+
+    name: str
+    type_name: str
+    terms: tuple[Synaptic | Elementwise | Product | Neuron | Fixed, ...]
+    params: tuple[Tensor, ...] = ()
+
+
+Term = Synaptic | Elementwise | Product | Neuron | Fixed | Part

@@ -19,6 +19,7 @@ ADAPTERS: dict[str, str] = {
     "spikingjelly": "syops.frameworks.spikingjelly",
     "sinabs": "syops.frameworks.sinabs",
     "snntorch": "syops.frameworks.snntorch",
+    "norse": "syops.frameworks.norse",
 }
 
 _loaded: dict[str, ModuleType] = {}
