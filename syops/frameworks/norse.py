@@ -96,7 +96,7 @@ def _neuron(y: Tensor, layout: NeuronLayout, leaky: bool, words: int, spiking: b
     if spiking:
         return neuron_term(y, layout, leaky, state_words=words)
     silent = y.new_zeros(neuron_term(y, layout, leaky).neurons)
-    return neuron_term(y, layout, leaky, spikes=silent, state_words=words)
+    return neuron_term(y, layout, leaky, spikes=silent, state_words=words, analog=True)
 
 
 def _feed_forward(leaky: bool, words: int, layout: NeuronLayout, spiking: bool = True):
