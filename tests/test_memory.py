@@ -391,3 +391,26 @@ def test_tokens_of_a_sample_form_one_image():
         memory = syops.profile(rnn, inputs=seq).layer("").memory
         # W_ih and W_hh each read once per step and sample: (18 + 9) weights × L steps
         assert memory["weight_reads"] == steps * (18 + 9)
+
+
+def test_norse_state_words():
+    """Norse's LIF keeps a membrane and a synaptic current (two words), its IAF a membrane (one)."""
+    from norse.torch import IAFCell, LIFCell
+
+    class Loop(nn.Module):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, seq):
+            state, out = None, []
+            for step in seq:
+                z, state = self.cell(step, state)
+                out.append(z)
+            return torch.stack(out)
+
+    seq = torch.rand(6, 2, 5) * 3
+    for cell, words in ((LIFCell(), 2), (IAFCell(), 1)):
+        layer = syops.profile(Loop(cell), inputs=seq, timesteps=6, time_layout="TB").layer("cell")
+        assert layer.neuron_updates == 6 * 5
+        assert layer.memory["state_reads"] == layer.memory["state_writes"] == 6 * 5 * words
