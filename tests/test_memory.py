@@ -385,6 +385,10 @@ def test_tokens_of_a_sample_form_one_image():
     m = syops.profile(fc, inputs=tokens).layer("").memory
     assert m["weight_reads"] == 24 and m["bias_reads"] == 4
     assert m["input_reads"] == 30 and m["output_writes"] == 20
+    attention = nn.MultiheadAttention(6, 2, batch_first=True)
+    mha = syops.profile(attention, inputs=(tokens, tokens, tokens)).layer("", "MultiheadAttention").memory
+    projections = 4 * 36 + 4 * 6  # the q, k, v and output projections' weights and biases, once per sample
+    assert mha["weight_reads"] + mha["bias_reads"] == projections
     for steps in (7, 2):  # also when the sequence is as long as the batch is large
         rnn = nn.RNN(6, 3, batch_first=True)
         seq = torch.randn(2, steps, 6)  # N = 2 samples of L steps

@@ -30,8 +30,9 @@ from .matmul import matmul_term
 from .registry import module_rule
 
 
-def projection_term(x: Tensor, weight: Tensor, bias: Tensor | None) -> Synaptic:
-    """x [..., in] times weightᵀ [in, out]: a Linear without the module."""
+def projection_term(x: Tensor, weight: Tensor, bias: Tensor | None, images: int | None = None) -> Synaptic:
+    """x [..., in] times weightᵀ [in, out]: a Linear without the module; ``images``: the samples (a
+    sample's tokens share one read of the weights under ideal reuse)."""
     rows = x.numel() // max(weight.shape[1], 1)
     outputs = rows * weight.shape[0]
     bias_adds = outputs if bias is not None else 0
@@ -44,6 +45,7 @@ def projection_term(x: Tensor, weight: Tensor, bias: Tensor | None) -> Synaptic:
         bias=weight.shape[0] if bias is not None else 0,
         outputs=outputs,
         in_per_image=weight.shape[1],
+        images=images,
     )
 
 
@@ -74,7 +76,12 @@ def recompute(m: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tenso
     k_in = _time_first(key, m.batch_first, batched)
     v_in = _time_first(value, m.batch_first, batched)
     (wq, bq), (wk, bk), (wv, bv) = in_projections(m)
-    terms: list[Term] = [projection_term(q_in, wq, bq), projection_term(k_in, wk, bk), projection_term(v_in, wv, bv)]
+    batch = q_in.shape[1]
+    terms: list[Term] = [
+        projection_term(q_in, wq, bq, batch),
+        projection_term(k_in, wk, bk, batch),
+        projection_term(v_in, wv, bv, batch),
+    ]
     q, k, v = F.linear(q_in, wq, bq), F.linear(k_in, wk, bk), F.linear(v_in, wv, bv)
 
     length, batch, embed = q.shape
@@ -98,7 +105,7 @@ def recompute(m: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tenso
     attended = torch.bmm(weights, v)
     terms.append(matmul_term(weights, v, attended))
     attended = attended.transpose(0, 1).reshape(length, batch, embed)
-    terms.append(projection_term(attended, m.out_proj.weight, m.out_proj.bias))
+    terms.append(projection_term(attended, m.out_proj.weight, m.out_proj.bias, batch))
     return terms, F.linear(attended, m.out_proj.weight, m.out_proj.bias)
 
 
