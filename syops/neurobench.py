@@ -1,0 +1,240 @@
+"""NeuroBench 2.x metrics from syops' counts: ``Report.neurobench()``.
+
+NeuroBench (``neurobench`` 2.3.0) names five figures of a network's cost; each is computed here by its
+definition in ``neurobench/metrics``, from syops' exact per-sample counts and from what ``syops.profile``
+records about the model (``StaticFigures``, measured before the profile runs):
+
+- ``footprint``: bytes of every parameter and buffer (``static/footprint.py``).
+- ``connection_sparsity``: zero weights ÷ weights of the leaf Linear and Conv1d/2d/3d layers (weights
+  only) and of recurrent layers and cells (weights and biases) (``static/connection_sparsity.py``).
+- ``activation_sparsity``: 1 − non-zero outputs ÷ outputs of the spiking-neuron layers, over all layers,
+  time steps and samples (``workload/activation_sparsity.py``).
+- ``synaptic_operations``: NeuroBench re-runs each Linear / Conv layer on its binarised input with
+  binarised weights and a zero bias: ``Effective_ACs`` when the input is within {-1, 0, 1} (syops' synops
+  on event inputs, zero weights skipped), ``Effective_MACs`` otherwise, and ``Dense`` with an all-ones
+  input and all-ones weights, so padded borders count no operation (``workload/synaptic_operations.py``,
+  ``utils/layers/macs.py``).
+- ``membrane_updates``: one per neuron and time step (``workload/membrane_updates.py`` counts the
+  membranes that changed; see docs/neurobench.md).
+
+Where a definition departs from syops' own counts, and by how much on real models: docs/neurobench.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from .errors import SyopsError
+from .fanout import fanout
+
+if TYPE_CHECKING:
+    from .report import Report
+
+# neurobench.blocks.layer: STATELESS_LAYERS, RECURRENT_LAYERS + RECURRENT_CELLS; blocks.activation.
+STATELESS_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+RECURRENT_LAYERS: tuple[type[nn.Module], ...] = (nn.RNNBase, nn.RNNCellBase)
+ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A layer NeuroBench counts synaptic operations of, with its operations per sample over the
+    profile: ``dense`` every (input element, weight) pair a convolution of ones reaches (NeuroBench's
+    Dense), ``effective`` those on non-zero weights."""
+
+    name: str
+    type: str
+    dense: float
+    effective: float
+
+
+@dataclass(frozen=True)
+class StaticFigures:
+    """What ``syops.profile`` records for ``Report.neurobench()``: the model's footprint and weights
+    (before the profile runs), the input shapes its Linear / Conv layers saw, and how it counted."""
+
+    footprint_bytes: int
+    weight_zeros: int
+    weights: int
+    connections: tuple[Connection, ...]
+    recurrent: tuple[str, ...]  # recurrent layers and cells: NeuroBench's counts of them are not mapped
+    activations: tuple[str, ...]  # ReLU / Sigmoid modules, whose outputs NeuroBench's sparsity includes
+    skip_zero_weights: bool
+
+
+def _connection_layers(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
+    """NeuroBench's ``connection_layers``: children matching a supported layer, else their children."""
+    for name, child in module.named_children():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(child, STATELESS_LAYERS + RECURRENT_LAYERS):
+            yield path, child
+        elif any(True for _ in child.children()):
+            yield from _connection_layers(child, path)
+
+
+def _activation_layers(module: nn.Module, prefix: str = "") -> Iterator[str]:
+    for name, child in module.named_children():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(child, ACTIVATIONS):
+            yield path
+        elif any(True for _ in child.children()):
+            yield from _activation_layers(child, path)
+
+
+def _recurrent_tensors(module: nn.Module) -> list[torch.Tensor]:
+    if isinstance(module, nn.RNNCellBase):
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if module.bias else [])
+        return [getattr(module, n) for n in names]
+    return [p for n, p in module.named_parameters() if n.startswith(("weight", "bias"))]
+
+
+def weight_sparsity(model: nn.Module) -> tuple[int, int]:
+    """(zero weights, weights) of NeuroBench's connection sparsity: leaf Linear / Conv1d-3d weights and
+    every weight and bias of leaf recurrent layers and cells."""
+    zeros = total = 0
+    for module in model.modules():
+        if any(True for _ in module.children()):
+            continue  # NeuroBench counts leaves only
+        if isinstance(module, STATELESS_LAYERS):
+            tensors = [module.weight]
+        elif isinstance(module, RECURRENT_LAYERS):
+            tensors = _recurrent_tensors(module)
+        else:
+            continue
+        for t in tensors:
+            zeros += int((t == 0).sum())
+            total += t.numel()
+    return zeros, total
+
+
+def footprint_bytes(model: nn.Module) -> int:
+    """Bytes of the model's parameters and buffers (each counted once), as they are now."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def _per_image_ops(layer: nn.Module, image_shape: tuple[int, ...], skip_zero: bool) -> float:
+    """Operations of one image (one sample at one step) with every input element an event."""
+    if isinstance(layer, nn.Linear):
+        if skip_zero:
+            return float((layer.weight.detach() != 0).sum())
+        return float(layer.in_features * layer.out_features)
+    with torch.no_grad():
+        return float(fanout(layer, image_shape, skip_zero_weights=skip_zero).to(torch.float64).sum())
+
+
+class ConnectionRecorder:
+    """Records, while the profile runs, the input shapes of NeuroBench's connection layers (a forward
+    pre-hook reading ``shape`` only: no device work), and measures the model before it runs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        layers = list(_connection_layers(model))
+        self.layers = [(name, m) for name, m in layers if isinstance(m, STATELESS_LAYERS)]
+        self.recurrent = tuple(name for name, m in layers if isinstance(m, RECURRENT_LAYERS))
+        self.activations = tuple(_activation_layers(model))
+        self.footprint = footprint_bytes(model)
+        self.zeros, self.weights = weight_sparsity(model)
+        self.pruned = {name for name, m in self.layers if bool((m.weight == 0).any())}  # layers with zero weights
+        self.shapes: dict[str, Counter[tuple[int, ...]]] = {name: Counter() for name, _ in self.layers}
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> ConnectionRecorder:
+        for name, layer in self.layers:
+            self._handles.append(layer.register_forward_pre_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str):
+        shapes = self.shapes[name]
+
+        def hook(module: nn.Module, args: tuple) -> None:
+            if args and isinstance(args[0], torch.Tensor):
+                shapes[tuple(args[0].shape)] += 1
+
+        return hook
+
+    def figures(self, samples: int, skip_zero_weights: bool) -> StaticFigures:
+        connections = []
+        for name, layer in self.layers:
+            dense = effective = 0.0
+            for shape, calls in self.shapes[name].items():
+                if isinstance(layer, nn.Linear):
+                    image = (shape[-1],)
+                else:
+                    image = shape[-(layer.weight.dim() - 1) :]
+                images = calls * math.prod(shape) / max(math.prod(image), 1)
+                full = _per_image_ops(layer, image, skip_zero=False)  # separable: no convolution
+                dense += images * full
+                effective += images * (_per_image_ops(layer, image, True) if name in self.pruned else full)
+            connections.append(Connection(name, type(layer).__name__, dense / samples, effective / samples))
+        return StaticFigures(
+            self.footprint,
+            self.zeros,
+            self.weights,
+            tuple(connections),
+            self.recurrent,
+            self.activations,
+            skip_zero_weights,
+        )
+
+
+def neurobench_metrics(report: Report) -> dict[str, Any]:
+    """NeuroBench's metric names and values of ``report``, per sample (see the module docstring)."""
+    figures: StaticFigures | None = report.neurobench_figures
+    if figures is None:
+        raise SyopsError("this report holds no NeuroBench figures; make it with syops.profile")
+    if figures.recurrent:
+        raise SyopsError(
+            f"NeuroBench metrics of recurrent layers ({', '.join(figures.recurrent)}) are not supported: "
+            "NeuroBench counts their gate arithmetic as synaptic operations"
+        )
+    rows = {(layer.name, layer.type): layer for layer in report.layers}
+    effective_acs = effective_macs = dense = 0.0
+    for connection in figures.connections:
+        row = rows.get((connection.name, connection.type))
+        if row is None or connection.dense == 0:
+            continue  # a layer that never ran
+        if row.synops and connection.effective != connection.dense and not figures.skip_zero_weights:
+            raise SyopsError(
+                "the model has zero weights: profile it with skip_zero_weights=True for NeuroBench's "
+                "effective ACs (it skips the synapses of zero weights)"
+            )
+        # The share of the layer's calls that were dense (its dense MACs are those of every call).
+        dense_share = row.macs / row.dense_macs if row.dense_macs else 0.0
+        effective_acs += row.synops
+        effective_macs += dense_share * connection.effective
+        dense += connection.dense
+    neurons = [layer for layer in report.layers if layer.output_spike_rate is not None]
+    outputs = math.fsum(layer.neuron_updates for layer in neurons)
+    spikes = math.fsum(layer.neuron_updates * layer.output_spike_rate for layer in neurons)  # type: ignore[operator]
+    if figures.activations:
+        activation_sparsity = None  # NeuroBench also counts the zeros of ReLU / Sigmoid outputs
+    else:
+        activation_sparsity = 1.0 - spikes / outputs if outputs else 0.0
+    return {
+        "footprint": figures.footprint_bytes,
+        "connection_sparsity": figures.weight_zeros / figures.weights if figures.weights else None,
+        "activation_sparsity": activation_sparsity,
+        "synaptic_operations": {"Effective_MACs": effective_macs, "Effective_ACs": effective_acs, "Dense": dense},
+        "membrane_updates": outputs,
+    }
+
+
+__all__ = [
+    "ConnectionRecorder",
+    "StaticFigures",
+    "footprint_bytes",
+    "neurobench_metrics",
+    "weight_sparsity",
+]
