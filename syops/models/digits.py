@@ -8,7 +8,8 @@ holds out a fifth of them (359 images). Nothing is downloaded.
 
 Training is deterministic on CPU: it runs in float64 on one thread with its own seeded generators, so
 the float32 weights it returns are the same on every run; where another CPU's float64 arithmetic rounds
-differently, a spike may flip (``syops zoo --check`` allows 0.2 % per cell, see docs/neurobench.md).
+differently, a spike may flip (``syops zoo --check`` allows 0.2 % per cell; README, "Energy of your
+trained model").
 """
 
 from __future__ import annotations
