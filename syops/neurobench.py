@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,28 +45,58 @@ ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid)
 
 @dataclass(frozen=True)
 class Connection:
-    """A layer NeuroBench counts synaptic operations of, with its operations per sample over the
-    profile: ``dense`` every (input element, weight) pair a convolution of ones reaches (NeuroBench's
-    Dense), ``effective`` those on non-zero weights."""
+    """A layer NeuroBench counts synaptic operations of, and the input shapes of its calls (how many
+    calls had each shape) during the profile."""
 
     name: str
-    type: str
-    dense: float
-    effective: float
+    layer: nn.Module
+    shapes: Mapping[tuple[int, ...], int]
+
+    @property
+    def type(self) -> str:
+        return type(self.layer).__name__
+
+    def operations(self, samples: int) -> tuple[float, float]:
+        """(Dense, effective) per sample: every (input element, weight) pair a convolution of ones
+        reaches (NeuroBench's Dense), and those on non-zero weights."""
+        dense = effective = 0.0
+        pruned = self.layer.weight.count_nonzero() != self.layer.weight.numel()
+        for shape, calls in self.shapes.items():
+            if isinstance(self.layer, nn.Linear):
+                image: tuple[int, ...] = (shape[-1],)
+            else:
+                image = shape[-(self.layer.weight.dim() - 1) :]
+            images = calls * math.prod(shape) / max(math.prod(image), 1)
+            full = _per_image_ops(self.layer, image, skip_zero=False)  # separable: no convolution
+            dense += images * full
+            effective += images * (_per_image_ops(self.layer, image, skip_zero=True) if pruned else full)
+        return dense / samples, effective / samples
 
 
 @dataclass(frozen=True)
 class StaticFigures:
-    """What ``syops.profile`` records for ``Report.neurobench()``: the model's footprint and weights
-    (before the profile runs), the input shapes its Linear / Conv layers saw, and how it counted."""
+    """What ``syops.profile`` records for ``Report.neurobench()``: the model's footprint (before the
+    profile runs), its Linear / Conv layers with the input shapes they saw, the weights of its
+    connection sparsity (read when asked, and refused if they changed since), and how it counted."""
 
     footprint_bytes: int
-    weight_zeros: int
-    weights: int
     connections: tuple[Connection, ...]
+    sparsity_tensors: tuple[torch.Tensor, ...]
     recurrent: tuple[str, ...]  # recurrent layers and cells: NeuroBench's counts of them are not mapped
     activations: tuple[str, ...]  # ReLU / Sigmoid modules, whose outputs NeuroBench's sparsity includes
     skip_zero_weights: bool
+    samples: int  # the samples this process profiled (the shapes' calls are this process's)
+    versions: tuple[tuple[int, int], ...]  # (version, data pointer) of every weight read above
+
+    def weights_unchanged(self) -> bool:
+        return _versions(self._weights()) == self.versions
+
+    def _weights(self) -> list[torch.Tensor]:
+        return [*self.sparsity_tensors, *(c.layer.weight for c in self.connections)]
+
+
+def _versions(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int], ...]:
+    return tuple((t._version, t.data_ptr()) for t in tensors)
 
 
 def _connection_layers(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
@@ -95,23 +125,28 @@ def _recurrent_tensors(module: nn.Module) -> list[torch.Tensor]:
     return [p for n, p in module.named_parameters() if n.startswith(("weight", "bias"))]
 
 
-def weight_sparsity(model: nn.Module) -> tuple[int, int]:
-    """(zero weights, weights) of NeuroBench's connection sparsity: leaf Linear / Conv1d-3d weights and
-    every weight and bias of leaf recurrent layers and cells."""
-    zeros = total = 0
+def sparsity_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """The tensors of NeuroBench's connection sparsity: leaf Linear / Conv1d-3d weights and every
+    weight and bias of leaf recurrent layers and cells."""
+    tensors: list[torch.Tensor] = []
     for module in model.modules():
         if any(True for _ in module.children()):
             continue  # NeuroBench counts leaves only
         if isinstance(module, STATELESS_LAYERS):
-            tensors = [module.weight]
+            tensors.append(module.weight)
         elif isinstance(module, RECURRENT_LAYERS):
-            tensors = _recurrent_tensors(module)
-        else:
-            continue
-        for t in tensors:
-            zeros += int((t == 0).sum())
-            total += t.numel()
-    return zeros, total
+            tensors += _recurrent_tensors(module)
+    return tensors
+
+
+def weight_sparsity(model: nn.Module) -> tuple[int, int]:
+    """(zero weights, weights) of NeuroBench's connection sparsity."""
+    return _zeros_and_total(sparsity_tensors(model))
+
+
+def _zeros_and_total(tensors: Iterable[torch.Tensor]) -> tuple[int, int]:
+    total = sum(t.numel() for t in tensors)
+    return total - sum(int(t.count_nonzero()) for t in tensors), total
 
 
 def footprint_bytes(model: nn.Module) -> int:
@@ -123,7 +158,7 @@ def _per_image_ops(layer: nn.Module, image_shape: tuple[int, ...], skip_zero: bo
     """Operations of one image (one sample at one step) with every input element an event."""
     if isinstance(layer, nn.Linear):
         if skip_zero:
-            return float((layer.weight.detach() != 0).sum())
+            return float(layer.weight.count_nonzero())
         return float(layer.in_features * layer.out_features)
     with torch.no_grad():
         return float(fanout(layer, image_shape, skip_zero_weights=skip_zero).to(torch.float64).sum())
@@ -131,17 +166,16 @@ def _per_image_ops(layer: nn.Module, image_shape: tuple[int, ...], skip_zero: bo
 
 class ConnectionRecorder:
     """Records, while the profile runs, the input shapes of NeuroBench's connection layers (a forward
-    pre-hook reading ``shape`` only: no device work), and measures the model before it runs."""
+    pre-hook reading ``shape`` only: no device work), and the model's footprint before it runs. Weights
+    are read only when ``Report.neurobench()`` asks."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.model = model
         layers = list(_connection_layers(model))
         self.layers = [(name, m) for name, m in layers if isinstance(m, STATELESS_LAYERS)]
         self.recurrent = tuple(name for name, m in layers if isinstance(m, RECURRENT_LAYERS))
         self.activations = tuple(_activation_layers(model))
         self.footprint = footprint_bytes(model)
-        self.zeros, self.weights = weight_sparsity(model)
-        self.pruned = {name for name, m in self.layers if bool((m.weight == 0).any())}  # layers with zero weights
+        self.sparsity = tuple(sparsity_tensors(model))
         self.shapes: dict[str, Counter[tuple[int, ...]]] = {name: Counter() for name, _ in self.layers}
         self._handles: list[Any] = []
 
@@ -165,27 +199,17 @@ class ConnectionRecorder:
         return hook
 
     def figures(self, samples: int, skip_zero_weights: bool) -> StaticFigures:
-        connections = []
-        for name, layer in self.layers:
-            dense = effective = 0.0
-            for shape, calls in self.shapes[name].items():
-                if isinstance(layer, nn.Linear):
-                    image = (shape[-1],)
-                else:
-                    image = shape[-(layer.weight.dim() - 1) :]
-                images = calls * math.prod(shape) / max(math.prod(image), 1)
-                full = _per_image_ops(layer, image, skip_zero=False)  # separable: no convolution
-                dense += images * full
-                effective += images * (_per_image_ops(layer, image, True) if name in self.pruned else full)
-            connections.append(Connection(name, type(layer).__name__, dense / samples, effective / samples))
+        connections = tuple(Connection(name, layer, dict(self.shapes[name])) for name, layer in self.layers)
+        weights = [*self.sparsity, *(c.layer.weight for c in connections)]
         return StaticFigures(
             self.footprint,
-            self.zeros,
-            self.weights,
-            tuple(connections),
+            connections,
+            self.sparsity,
             self.recurrent,
             self.activations,
             skip_zero_weights,
+            samples,
+            _versions(weights),
         )
 
 
@@ -199,13 +223,18 @@ def neurobench_metrics(report: Report) -> dict[str, Any]:
             f"NeuroBench metrics of recurrent layers ({', '.join(figures.recurrent)}) are not supported: "
             "NeuroBench counts their gate arithmetic as synaptic operations"
         )
+    if report.per_timestep_view:
+        raise SyopsError("NeuroBench's metrics are per sample: call neurobench() on the report, not its per_timestep()")
+    if not figures.weights_unchanged():
+        raise SyopsError("the model's weights changed since it was profiled; profile it again for NeuroBench's metrics")
     rows = {(layer.name, layer.type): layer for layer in report.layers}
     effective_acs = effective_macs = dense = 0.0
     for connection in figures.connections:
         row = rows.get((connection.name, connection.type))
-        if row is None or connection.dense == 0:
+        if row is None or not connection.shapes:
             continue  # a layer that never ran
-        if row.synops and connection.effective != connection.dense and not figures.skip_zero_weights:
+        layer_dense, layer_effective = connection.operations(figures.samples)
+        if row.synops and layer_effective != layer_dense and not figures.skip_zero_weights:
             raise SyopsError(
                 "the model has zero weights: profile it with skip_zero_weights=True for NeuroBench's "
                 "effective ACs (it skips the synapses of zero weights)"
@@ -213,8 +242,8 @@ def neurobench_metrics(report: Report) -> dict[str, Any]:
         # The share of the layer's calls that were dense (its dense MACs are those of every call).
         dense_share = row.macs / row.dense_macs if row.dense_macs else 0.0
         effective_acs += row.synops
-        effective_macs += dense_share * connection.effective
-        dense += connection.dense
+        effective_macs += dense_share * layer_effective
+        dense += layer_dense
     neurons = [layer for layer in report.layers if layer.output_spike_rate is not None]
     outputs = math.fsum(layer.neuron_updates for layer in neurons)
     spikes = math.fsum(layer.neuron_updates * layer.output_spike_rate for layer in neurons)  # type: ignore[operator]
@@ -222,9 +251,10 @@ def neurobench_metrics(report: Report) -> dict[str, Any]:
         activation_sparsity = None  # NeuroBench also counts the zeros of ReLU / Sigmoid outputs
     else:
         activation_sparsity = 1.0 - spikes / outputs if outputs else 0.0
+    zeros, weights = _zeros_and_total(figures.sparsity_tensors)
     return {
         "footprint": figures.footprint_bytes,
-        "connection_sparsity": figures.weight_zeros / figures.weights if figures.weights else None,
+        "connection_sparsity": zeros / weights if weights else None,
         "activation_sparsity": activation_sparsity,
         "synaptic_operations": {"Effective_MACs": effective_macs, "Effective_ACs": effective_acs, "Dense": dense},
         "membrane_updates": outputs,
@@ -232,9 +262,11 @@ def neurobench_metrics(report: Report) -> dict[str, Any]:
 
 
 __all__ = [
+    "Connection",
     "ConnectionRecorder",
     "StaticFigures",
     "footprint_bytes",
     "neurobench_metrics",
+    "sparsity_tensors",
     "weight_sparsity",
 ]

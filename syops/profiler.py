@@ -109,7 +109,7 @@ def profile(
         plan.dataloader = distributed.shard(dataloader, group)
         plan.allow_empty = True  # a rank may get no sample; the all-reduce below checks the total
     devices = [plan.device] if plan.device.type == "cuda" else []
-    recorder = neurobench.ConnectionRecorder(model)  # the model as it came, and its layers' input shapes
+    recorder = neurobench.ConnectionRecorder(model)  # footprint as the model came; its layers' input shapes
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)

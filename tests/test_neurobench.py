@@ -198,6 +198,12 @@ def test_what_neurobench_metrics_cannot_be_had_is_an_error_or_none():
     with pytest.raises(syops.SyopsError, match="recurrent"):
         syops.profile(nn.Sequential(nn.LSTM(3, 4)), (2, 3)).neurobench()
     report = syops.profile(relu, (4,))
+    with pytest.raises(syops.SyopsError, match="per sample"):
+        report.per_timestep().neurobench()
+    with torch.no_grad():
+        relu[0].weight[0, 0] = 0  # pruned after the profile: its counts no longer describe the model
+    with pytest.raises(syops.SyopsError, match="weights changed"):
+        report.neurobench()
     report.neurobench_figures = None
     with pytest.raises(syops.SyopsError, match=r"syops\.profile"):
         report.neurobench()
