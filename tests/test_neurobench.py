@@ -289,3 +289,43 @@ def test_spikingjelly_model_against_neurobench():
     assert ours["connection_sparsity"] == theirs["connection_sparsity"] == 0
     # NeuroBench reads the membrane of snnTorch neurons only (their `mem`): 0 for spikingjelly's
     assert theirs["membrane_updates"] == 0 and ours["membrane_updates"] == T * (6 * 5 * 5 + 8 * 5 * 5 + 10)
+
+
+def test_digits_zeros_are_macs_to_syops_and_skipped_by_neurobench():
+    """Digits' black pixels (49 % of them) are exact zeros of a dense input: syops counts them as MACs,
+    NeuroBench binarises them away; every other metric agrees."""
+    pytest.importorskip("neurobench", reason="neurobench is not installed (pip install neurobench==2.3.0)")
+    from neurobench.models import TorchModel
+    from spikingjelly.activation_based import functional, neuron
+
+    from syops.models import digits
+
+    class TimeFirst(nn.Module):
+        def __init__(self, net: nn.Module) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            functional.reset_net(self.net)
+            return self.net(x.transpose(0, 1)).transpose(0, 1)
+
+    net = digits.digits_scnn(seed=0).eval()
+    with torch.no_grad():
+        net[3].weight.mul_(40)  # louder than at random init: the second stage fires too
+    _, _, x, _ = digits.digits_split()
+    x = x[: 2 * B]
+    frames = x.unsqueeze(1).expand(-1, T, -1, -1, -1).contiguous()  # [B, T, 1, 8, 8]
+    ours = syops.profile(net, dataloader=batches(frames), time_layout="TB", timesteps=T).neurobench()
+    model = TorchModel(TimeFirst(net))
+    model.add_activation_module(neuron.BaseNode)
+    theirs = as_syops_names(run_neurobench(model, frames))
+    for key in ("footprint", "connection_sparsity", "activation_sparsity"):
+        assert ours[key] == pytest.approx(theirs[key], rel=1e-12), key
+    ops, nb_ops = ours["synaptic_operations"], theirs["synaptic_operations"]
+    assert ops["Effective_ACs"] == pytest.approx(nb_ops["Effective_ACs"], rel=1e-12) and ops["Effective_ACs"] > 0
+    assert ops["Dense"] == nb_ops["Dense"]
+    conv = net[0]
+    every_pixel = brute_force_conv_synops(conv, torch.ones_like(x)) * T
+    lit_pixels = brute_force_conv_synops(conv, x.ne(0).float()) * T
+    assert ops["Effective_MACs"] == pytest.approx(every_pixel) and nb_ops["Effective_MACs"] == pytest.approx(lit_pixels)
+    assert lit_pixels < 0.75 * every_pixel
