@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed
+from . import distributed, neurobench
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
@@ -119,16 +119,22 @@ def profile(
         plan.dataloader = distributed.shard(dataloader, group)
         plan.allow_empty = True  # a rank may get no sample; the all-reduce below checks the total
     devices = [plan.device] if plan.device.type == "cuda" else []
+    recorder = neurobench.ConnectionRecorder(model)  # footprint as the model came; its layers' input shapes
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            with session, _progress(progress and (group is None or group.rank == 0), plan.total_batches) as advance:
+            with (
+                recorder,
+                session,
+                _progress(progress and (group is None or group.rank == 0), plan.total_batches) as advance,
+            ):
                 for batch in plan:
                     session.run(batch, plan.timesteps or 1)
                     samples += batch.samples
                     sample_shape = sample_shape or batch.sample_shape
                     advance()
                 results, raw_input, inexact = session.collect(memory_model)
+        local_samples = samples
         if group is not None:
             results, samples, (raw_input, inexact) = _all_reduce(group, session, results, samples, [raw_input, inexact])
     finally:
@@ -140,7 +146,7 @@ def profile(
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
         warnings.warn(RAW_INPUT_NOTE, stacklevel=2)
-    return build_report(
+    report = build_report(
         model,
         session,
         results,
@@ -152,6 +158,8 @@ def profile(
         count_neuron_updates=count_neuron_updates,
         notes=notes,
     )
+    report.neurobench_figures = recorder.figures(max(local_samples, 1), skip_zero_weights)
+    return report
 
 
 def default_memory(energy_model: EnergyModel) -> MemoryModel | None:

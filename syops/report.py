@@ -175,6 +175,17 @@ class Report:
                 return row
         raise KeyError(f"no layer named {name!r}" + (f" of type {type!r}" if type else ""))
 
+    # What syops.profile measured for neurobench() (syops.neurobench.StaticFigures); None otherwise.
+    neurobench_figures: Any = field(default=None, repr=False, compare=False)
+
+    def neurobench(self) -> dict[str, Any]:
+        """NeuroBench 2.x's metrics (footprint, connection_sparsity, activation_sparsity,
+        synaptic_operations with Effective_MACs / Effective_ACs / Dense, membrane_updates), per sample,
+        each by NeuroBench's definition from this report's counts (see docs/neurobench.md)."""
+        from .neurobench import neurobench_metrics
+
+        return neurobench_metrics(self)
+
     @property
     def mean_spike_rate(self) -> float | None:
         """Spikes per neuron per time step over all neuron layers, or None without neuron layers."""

@@ -41,6 +41,7 @@ class ZooEntry:
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     takes_timesteps: bool = False
     note: str = ""  # how the model departs from plain random init, for the zoo table
+    data: Callable[[], Any] | None = None  # the zoo table's input where it is not random: a DataLoader
 
     def resolve_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """The entry's options with defaults filled in; an unknown option or value is an error."""
@@ -252,6 +253,42 @@ register(
         time_layout="TB",
         takes_timesteps=True,
         note="BatchNorm statistics from 4 seeded random images",
+    )
+)
+
+
+def _digits_scnn(**kwargs: Any) -> nn.Module:
+    from ..models.digits import digits_scnn
+
+    return digits_scnn(**kwargs)
+
+
+def _digits_scnn_trained(**kwargs: Any) -> nn.Module:
+    from ..models.digits import train_digits_scnn
+
+    return train_digits_scnn(**kwargs)
+
+
+def _held_out_digits() -> Any:
+    from ..models.digits import held_out_digits
+
+    return held_out_digits()
+
+
+_DIGITS = "spiking CNN for 8×8 digits: 2 × (Conv2d → LIF → MaxPool2d), Linear read-out; spikingjelly, multi-step"
+register(ZooEntry("digits_scnn", _digits_scnn, (1, 8, 8), _DIGITS, "spikingjelly", 4, "TB", "direct"))
+register(
+    ZooEntry(
+        "digits_scnn_trained",
+        _digits_scnn_trained,
+        (1, 8, 8),
+        f"{_DIGITS}, trained 5 epochs on scikit-learn's digits (seeded, deterministic on CPU)",
+        "spikingjelly",
+        4,
+        "TB",
+        "direct",
+        note="trained 5 epochs on digits (seed 0, float64 on one thread); input: the 359 held-out digits",
+        data=_held_out_digits,
     )
 )
 
