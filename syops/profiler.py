@@ -16,7 +16,7 @@ from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
-from .inputs import Encoding, InputPlan, TimeLayout
+from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
 from .report import LayerStats, Report
 from .rules import Rule
 
@@ -130,7 +130,7 @@ def profile(
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
         warnings.warn(RAW_INPUT_NOTE, stacklevel=2)
-    return build_report(
+    report = build_report(
         model,
         session,
         results,
@@ -141,6 +141,10 @@ def profile(
         count_neuron_updates=count_neuron_updates,
         notes=notes,
     )
+    # What Report.methods() states about the inputs and the counting options.
+    report.inputs = {**describe_inputs(plan), "seed": seed}
+    report.counting = {"spike_mode": spike_mode, "skip_zero_weights": skip_zero_weights}
+    return report
 
 
 def _all_reduce(group, session: CountingSession, results, samples: int, flags: list[bool]):
