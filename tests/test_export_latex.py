@@ -36,6 +36,9 @@ def _columns(spec: str) -> int:
 
 
 def _number(cell: str) -> float:
+    """A printed number; "<0.01" (a value below the column's resolution) reads as half of it."""
+    if cell.startswith("$<$"):
+        return float(cell[3:]) / 2
     return float(cell.replace(r"\,", ""))
 
 
@@ -72,6 +75,16 @@ def test_layer_table_structure_totals_and_units():
     caption = re.search(r"\\caption\{(.*)\}\n", text).group(1)
     for part in ("Sequential", r"2$\times$8$\times$8", "$T = 4$", "45nm-fp32", "AC 0.9~pJ", "MAC 4.6~pJ", "Horowitz"):
         assert part in caption, part
+
+
+def test_small_values_never_print_as_zero():
+    report = spiking_report()
+    report.layers[0].params = 2_000_000  # the column is in M with two decimals; the Linear's 650 are not 0
+    _, header, rows, total = _table(report.to_latex())
+    column = header.index("Params (M)")
+    linear = next(i for i, x in enumerate(report.layers) if x.type == "Linear")
+    assert rows[linear][column] == "$<$0.01" and rows[0][column] == "2.00" and total[column] == "2.00"
+    assert rows[linear + 1][column] == "0"  # a neuron layer has no parameters: a true zero
 
 
 def test_block_rows_sum_their_layers():

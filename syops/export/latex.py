@@ -105,14 +105,24 @@ def _total(rows: list[_Row]) -> _Row:
 
 def _column(values: list[float], scales: tuple[tuple[float, str], ...], smallest: tuple[float, str]):
     """A column's unit (the largest in which its largest value is at least 1; ``smallest`` below them
-    all) and a formatter giving its largest value three significant digits, the others as many decimals."""
+    all) and a formatter giving its largest value three significant digits, the others as many decimals
+    (and a non-zero value too small for them "<0.01")."""
     top = max((abs(v) for v in values), default=0.0)
     factor, unit = next(((f, u) for f, u in scales if top >= f), smallest)
     if factor == 1.0 and all(float(v).is_integer() for v in values):
         return unit, lambda v: f"{int(v):,}".replace(",", r"\,")
     scaled_top = top / factor
     decimals = 2 if scaled_top < 10 else 1 if scaled_top < 100 else 0
-    return unit, lambda v: "0" if v == 0 else f"{v / factor:.{decimals}f}"
+    # A value that is not zero never prints as 0: below the column's resolution it reads "<0.01".
+    resolution = 10.0**-decimals
+    below = f"$<${resolution:.{decimals}f}"
+
+    def cell(v: float) -> str:
+        if v == 0:
+            return "0"
+        return below if abs(v / factor) < resolution / 2 else f"{v / factor:.{decimals}f}"
+
+    return unit, cell
 
 
 def report_latex(report: Report, granularity: str = "layer", block_depth: int = 1, label: str | None = None) -> str:
