@@ -3,6 +3,7 @@ rendered by a real headless Chromium: every layer's row and both charts in the D
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -118,21 +119,50 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
+def _page_requests(net_log: Path) -> set[str]:
+    """Addresses the page itself asked the network for, from Chromium's net log (the browser's own
+    update and sync requests carry another network isolation key than the file:// page's)."""
+    events = json.loads(net_log.read_text())["events"]
+    return {
+        e["params"]["url"]
+        for e in events
+        if "url" in e.get("params", {})
+        and "file://" in str(e["params"].get("network_isolation_key", ""))
+        and not e["params"]["url"].startswith("file:")
+    }
+
+
+def _require_browser(found: str | None) -> str:
+    """The browser, or a failure under CI (where .ci/run installs it), or a skip elsewhere."""
+    if found is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing on a CI machine (.ci/run installs it)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    return CHROMIUM
+    return found
+
+
+@pytest.fixture
+def browser():
+    return _require_browser(CHROMIUM)
+
+
+def test_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI machine"):
+        _require_browser(None)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _require_browser(None)
 
 
 def test_rendered_by_headless_chromium(browser, tmp_path):
     report = spiking_report()
     page = tmp_path / "report.html"
     page.write_text(report.to_html(), encoding="utf-8")
-    run = _chromium(tmp_path, "--dump-dom", page.as_uri() + "#sort=energy_mj-desc")
+    net_log = tmp_path / "net.json"
+    run = _chromium(tmp_path, f"--log-net-log={net_log}", "--dump-dom", page.as_uri() + "#sort=energy_mj-desc")
     assert run.returncode == 0, run.stderr[-2000:]
+    assert _page_requests(net_log) == set()  # the page fetched nothing
     elements = _parse(run.stdout)
     table = next(attrs for tag, attrs in elements if tag == "table" and attrs.get("id") == "layers")
     assert table.get("data-sortable") == "ready"  # the script ran
@@ -144,3 +174,13 @@ def test_rendered_by_headless_chromium(browser, tmp_path):
     shot = tmp_path / "report.png"
     run = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri())
     assert run.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_net_log_check_sees_a_page_that_fetches(browser, tmp_path):
+    page = tmp_path / "fetching.html"
+    page.write_text(
+        '<img src="http://example.invalid/x.png"><link rel=stylesheet href="https://example.invalid/a.css">'
+    )
+    net_log = tmp_path / "net.json"
+    assert _chromium(tmp_path, f"--log-net-log={net_log}", "--dump-dom", page.as_uri()).returncode == 0
+    assert _page_requests(net_log) == {"http://example.invalid/x.png", "https://example.invalid/a.css"}
