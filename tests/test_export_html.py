@@ -74,7 +74,8 @@ def test_document_is_self_contained_and_complete():
     neurons = [x for x in report.layers if x.output_spike_rate is not None]
     assert [a["data-layer"] for a, _ in rate_bars] == [x.name for x in neurons] and len(neurons) == 2
     assert report.methods() in document.replace("&#x27;", "'")
-    for text in ("45nm-fp32", "AC 0.9 pJ", "MAC 4.6 pJ", "2×8×8", "none (compute energy only)"):
+    inputs = "seeded random (uniform [0, 1), seed 0), poisson encoding, time layout TB"
+    for text in ("45nm-fp32", "AC 0.9 pJ", "MAC 4.6 pJ", "2×8×8", "none (compute energy only)", inputs):
         assert text in document
 
 

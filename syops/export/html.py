@@ -96,6 +96,7 @@ def _meta(report: Report) -> str:
         ("Input (one sample)", shape_text(report.input_shape)),
         ("Time steps T", str(report.timesteps)),
         ("Samples", str(report.samples)),
+        ("Inputs", _inputs_text(report)),
         ("Figures", per_what(report) + (", over all T time steps" if not report.per_timestep_view else "")),
         ("Energy model", energy_model_text(report) + (f"; {model.source}" if model.source else "")),
         (
@@ -110,6 +111,24 @@ def _meta(report: Report) -> str:
     if report.unsupported:
         notes += f'<p class="note">No counting rule for: {escape(", ".join(report.unsupported))}.</p>'
     return f'<dl class="meta" id="meta">{items}</dl>{notes}'
+
+
+def _inputs_text(report: Report) -> str:
+    """'random (uniform [0, 1), seed 0), poisson encoding, layout TB' from report.inputs."""
+    given = report.inputs
+    if not given:
+        return "not recorded"
+    kind = {"dataloader": "DataLoader", "tensors": "given tensors", "input_constructor": "input constructor"}
+    text = kind.get(given.get("kind"), str(given.get("kind", "?")))
+    if given.get("kind") == "random":
+        text = f"seeded random ({given.get('distribution', 'standard normal')}, seed {given.get('seed', '?')})"
+    if given.get("max_batches"):
+        text += f", first {given['max_batches']} batches"
+    if given.get("encoding"):
+        text += f", {given['encoding']} encoding"
+    if given.get("time_layout"):
+        text += f", time layout {given['time_layout']}"
+    return text
 
 
 def _totals(report: Report) -> str:
