@@ -14,6 +14,7 @@ import click
 
 from syops import SyopsError, __version__
 
+from .compare_command import compare_command
 from .dynapcnn_command import dynapcnn_command
 from .energy_command import energy_models_command
 from .output import note
@@ -86,6 +87,7 @@ main.add_command(profile_command)
 main.add_command(dynapcnn_command)
 main.add_command(zoo_command)
 main.add_command(energy_models_command)
+main.add_command(compare_command)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,15 @@ from syops import SyopsError
 
 TABLE_WIDTH = 160  # wide enough for a per-layer table when no terminal says otherwise
 
-FORMAT_BY_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+FORMAT_BY_SUFFIX = {
+    ".json": "json",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".tex": "latex",
+}
 
 
 def format_for(fmt: str | None, output: Path | None, choices: tuple[str, ...]) -> str:

@@ -14,7 +14,7 @@ from torch import nn
 from syops import SyopsError, profile, resolve_energy
 from syops.distributed import is_secondary_rank
 from syops.events import SPIKE_MODES
-from syops.inputs import ENCODINGS, TIME_LAYOUTS
+from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
 from syops.memory import resolve_memory
 from syops.profiler import default_memory
 
@@ -22,7 +22,7 @@ from . import models
 from .output import emit, emit_rich, format_for, note
 from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 # Third-party warnings worth nothing to someone reading a profile (shown with --debug).
 _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
@@ -53,6 +53,8 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--ignore", "ignore", multiple=True, metavar="TYPE", help="A module type not to count (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--latex-blocks", type=click.IntRange(min=1), metavar="DEPTH", help="LaTeX: one row per block of layers.")
+@click.option("--methods", is_flag=True, help="Print the methods paragraph (the report goes only to --output).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random init and input.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Per-layer energy chart (FILE.png).")
@@ -80,6 +82,8 @@ def profile_command(
     ignore: tuple[str, ...],
     fmt: str | None,
     output: Path | None,
+    latex_blocks: int | None,
+    methods: bool,
     device: str,
     seed: int,
     plot: Path | None,
@@ -149,14 +153,15 @@ def profile_command(
             **inputs,
         )
     report.model = loaded.label
+    if "dataloader" in inputs and loader is None:  # the seeded random batch made above
+        report.inputs.update(kind="random", distribution=random_input_distribution(encoding))  # type: ignore[arg-type]
     if is_secondary_rank():
         return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
     fmt = format_for(fmt, output, FORMATS)
-    if fmt == "table":
-        emit_rich(report, output, quiet)
-    else:
-        text = {"json": report.to_json, "csv": report.to_csv, "markdown": report.to_markdown}[fmt]()
-        emit(text, output, quiet)
+    if methods:
+        emit(report.methods() + "\n", None)  # with --methods the report itself goes only to --output
+    if output is not None or not methods:
+        _emit_report(report, fmt, output, quiet, latex_blocks)
     if not quiet:
         _notes(report, model, caught, fmt, debug)
     if plot is not None:
@@ -165,6 +170,20 @@ def profile_command(
         plot_energy(report, plot)
         if not quiet:
             note(f"wrote {plot}")
+
+
+def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None) -> None:
+    if fmt == "table":
+        emit_rich(report, output, quiet)
+        return
+    exports = {
+        "json": report.to_json,
+        "csv": report.to_csv,
+        "markdown": report.to_markdown,
+        "html": report.to_html,
+        "latex": lambda: report.to_latex("block" if latex_blocks else "layer", latex_blocks or 1),
+    }
+    emit(exports[fmt](), output, quiet)
 
 
 def _stderr_is_terminal() -> bool:

@@ -236,3 +236,26 @@ class InputPlan:
             raise SyopsError("time_layout='loop' needs the first positional input to be a [T, B, ...] tensor")
         t = primary.shape[0]
         return [((primary[i], *args[1:]), kwargs) for i in range(t)]
+
+
+def random_input_distribution(encoding: Encoding | None) -> str:
+    """What a seeded random sample is drawn from: firing probabilities for Poisson coding, else N(0, 1)."""
+    return "uniform [0, 1)" if encoding == "poisson" else "standard normal"
+
+
+def describe_inputs(plan: InputPlan) -> dict[str, Any]:
+    """How a profile's samples were given, for a report's methods paragraph (syops.export.methods)."""
+    if plan.dataloader is not None:
+        kind = "dataloader"
+    elif plan.inputs is not None:
+        kind = "tensors"
+    elif plan.input_constructor is not None:
+        kind = "input_constructor"
+    else:
+        kind = "random"
+    described: dict[str, Any] = {"kind": kind, "encoding": plan.encoding, "time_layout": plan.time_layout}
+    if kind == "random":
+        described["distribution"] = random_input_distribution(plan.encoding)
+    if kind == "dataloader":
+        described["max_batches"] = plan.max_batches
+    return described

@@ -16,7 +16,7 @@ from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
-from .inputs import Encoding, InputPlan, TimeLayout
+from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
 from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory
 from .report import LayerStats, Report
 from .rules import Rule
@@ -159,6 +159,9 @@ def profile(
         notes=notes,
     )
     report.neurobench_figures = recorder.figures(max(local_samples, 1), skip_zero_weights)
+    # What Report.methods() states about the inputs and the counting options.
+    report.inputs = {**describe_inputs(plan), "seed": seed}
+    report.counting = {"spike_mode": spike_mode, "skip_zero_weights": skip_zero_weights}
     return report
 
 

@@ -147,6 +147,10 @@ class Report:
     unsupported: list[str] = field(default_factory=list)
     syops_version: str = __version__
     per_timestep_view: bool = False
+    # How the samples were given (syops.inputs.describe_inputs: kind, encoding, time_layout, seed...) and
+    # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
+    inputs: dict[str, Any] = field(default_factory=dict)
+    counting: dict[str, Any] = field(default_factory=dict)
 
     # -- reading ----------------------------------------------------------------------------------
     @property
@@ -275,6 +279,25 @@ class Report:
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
         return "\n".join(lines) + "\n"
+
+    def to_html(self, title: str | None = None) -> str:
+        """One self-contained HTML page (inline SVG charts, a sortable table, the methods paragraph)."""
+        from .export.html import report_html
+
+        return report_html(self, title=title)
+
+    def to_latex(self, granularity: str = "layer", block_depth: int = 1, label: str | None = None) -> str:
+        """A booktabs ``table`` of the layers (or of blocks: layers sharing their first ``block_depth``
+        name parts), with a totals row and a caption stating model, input, T and energy model."""
+        from .export.latex import report_latex
+
+        return report_latex(self, granularity=granularity, block_depth=block_depth, label=label)
+
+    def methods(self) -> str:
+        """A methods-section paragraph: what was counted and how, the constants and their sources."""
+        from .export.methods import methods_paragraph
+
+        return methods_paragraph(self)
 
     # -- rendering --------------------------------------------------------------------------------
     def table(self) -> Table:
