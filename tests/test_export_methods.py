@@ -124,3 +124,11 @@ def test_uncounted_modules_are_named():
     assert report.unsupported == ["Opaque"]
     assert "(Opaque) were counted only through the torch operations they call" in report.methods()
     assert "without a counting rule" not in spiking_report().methods()
+
+
+def test_a_real_memory_model_is_stated():
+    text = spiking_report(memory="sram-45nm").methods()
+    assert "accesses of 32-bit words under the sram-45nm memory model" in text
+    assert "ideal reuse" in text and "event queue of 1000 words" in text
+    noreuse = spiking_report(memory="sram-45nm-noreuse").methods()
+    assert "reads one weight and one input per MAC (no reuse)" in noreuse and "Lemaire" in noreuse

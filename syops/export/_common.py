@@ -10,8 +10,11 @@ from ..report import LayerStats, Report
 
 
 def memory_model(report: Report) -> dict[str, Any] | None:
-    """The report's memory model (a dict), or None when memory was not priced."""
-    return getattr(report, "memory_model", None)
+    """The report's memory model (as a dict), or None when memory was not priced."""
+    model = getattr(report, "memory_model", None)
+    if model is None or isinstance(model, dict):
+        return model
+    return model.to_dict()
 
 
 def compute_energy_mj(layer: LayerStats, report: Report) -> float:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
 from ._common import memory_model, per_what, pj, shape_text
 
-# The access prices of design §1 (Horowitz, ISSCC 2014, 45 nm SRAM): pJ of a 64-bit access by memory size.
-# The memory model's dict does not carry them (yet); they are the ones syops.energy prices memories with.
-SRAM_POINTS_PJ = ((8, 10.0), (32, 20.0), (1024, 100.0))  # (KiB, pJ per 64-bit access)
-DRAM_PJ = 1300.0
+# The access prices the memory models use (syops.memory): (KiB, pJ per 64-bit access).
+SRAM_POINTS_PJ = tuple((size // 1024, price) for size, price in SRAM_CURVE)
 
 _LAYOUTS = {
     "TB": "as [T, B, ...] tensors",
