@@ -10,6 +10,7 @@ schedule within the step.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,11 +68,14 @@ def schedule(name: str, kinds: Mapping[str, str], edges: Sequence[tuple[str, str
     unreached = [n for n in kinds if n not in state]
     if unreached:
         raise SyopsError(f"{where}: no path from its Input to {', '.join(unreached)}")
-    order = post[::-1]
-    position = {n: i for i, n in enumerate(order)}
+    position = {n: i for i, n in enumerate(post[::-1])}
     sources: dict[str, list[tuple[str, bool]]] = {n: [] for n in kinds}
     for src, dst in edges:
         sources[dst].append((src, position[dst] <= position[src]))
+    # Ties broken by first appearance in the edge list, which a .nir file keeps (its nodes come back
+    # sorted by name), so a graph and its file list their layers alike.
+    appearance = list(dict.fromkeys([inputs[0], *(end for edge in edges for end in edge), *kinds]))
+    order = _in_declared_order(appearance, sources)
     if not any(not recurrent for _, recurrent in sources[outputs[0]]):
         raise SyopsError(f"{where}: its Output is reached only through a recurrent edge")
     fed_back = tuple(dict.fromkeys(src for srcs in sources.values() for src, rec in srcs if rec))
@@ -79,6 +83,29 @@ def schedule(name: str, kinds: Mapping[str, str], edges: Sequence[tuple[str, str
     order.remove(outputs[0])
     order.append(outputs[0])
     return Schedule(inputs[0], outputs[0], tuple(order), {n: tuple(s) for n, s in sources.items()}, tuple(fed_back))
+
+
+def _in_declared_order(names: list[str], sources: Mapping[str, list[tuple[str, bool]]]) -> list[str]:
+    """A topological order of the forward edges that keeps the order of ``names`` where it can (so
+    reports list layers as the graph declares them)."""
+    index = {n: i for i, n in enumerate(names)}
+    waiting = {n: sum(1 for _, rec in sources[n] if not rec) for n in names}
+    users: dict[str, list[str]] = {n: [] for n in names}
+    for dst, srcs in sources.items():
+        for src, rec in srcs:
+            if not rec:
+                users[src].append(dst)
+    ready = [(index[n], n) for n in names if waiting[n] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, node = heapq.heappop(ready)
+        order.append(node)
+        for user in users[node]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (index[user], user))
+    return order
 
 
 def _shape(value: Tensor) -> tuple[int, ...]:

@@ -39,8 +39,11 @@ def _node_types(group: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def read(path: str | os.PathLike) -> Any:
     """The ``nir.NIRGraph`` stored in ``path``."""
-    import h5py
-    import nir
+    try:
+        import h5py
+        import nir
+    except ImportError:
+        raise SyopsError("reading a .nir file needs the nir package: pip install 'syops[nir]'") from None
 
     from .convert import KNOWN
 
