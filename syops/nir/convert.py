@@ -5,6 +5,7 @@ by running two steps on zeros, so that a shape that does not match fails here, n
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -109,7 +110,7 @@ def timed_nodes(graph: Any, prefix: str = "") -> list[str]:
 
 def check_dt(graph: Any, dt: float | None) -> float | None:
     if dt is not None:
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+        if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not math.isfinite(dt) or dt <= 0:
             raise SyopsError(f"dt must be a positive number (the time step, in the graph's time unit), got {dt!r}")
         return float(dt)
     timed = timed_nodes(graph)
