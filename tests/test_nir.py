@@ -316,3 +316,23 @@ def test_reference_modules_avoid_nirtorch_defaults():
     assert torch.equal(affine(torch.zeros(1, 3)), torch.tensor([[1.0, 2.0]]))
     grouped = syops.nir.Conv2d(rng.normal(size=(4, 1, 3, 3)), None, 1, "same", 1, 2)
     assert (grouped.in_channels, grouped.out_channels, grouped.groups, grouped.padding) == (2, 4, 2, "same")
+
+
+def test_node_names_that_are_module_attributes_keep_working():
+    """A node named like an attribute of the module (forward, plan, training) is stored under the name
+    with an underscore; it still runs and counts."""
+    ones = np.ones((3, 3), dtype=np.float32)
+    g = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([3])),
+            "forward": nir.Linear(ones),
+            "plan": nir.IF(r=np.ones(3, dtype=np.float32), v_threshold=np.ones(3, dtype=np.float32)),
+            "output": nir.Output(np.array([3])),
+        },
+        edges=[("input", "forward"), ("forward", "plan"), ("plan", "output")],
+    )
+    x = spikes((3,))
+    report = syops.profile(g, inputs=x)
+    assert [layer.name for layer in report.layers] == ["forward_", "plan_"]
+    assert report.layer("forward_").synops == float(x.sum()) * 3 / B
+    assert "shape=[3]" in repr(syops.nir.to_torch(g))

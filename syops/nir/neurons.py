@@ -39,6 +39,10 @@ class _Neuron(nn.Module):
             shape = torch.broadcast_shapes(shape, tensor.shape)
         self.expects: tuple[int, ...] | None = tuple(shape) if shape else None
 
+    def extra_repr(self) -> str:
+        dt = getattr(self, "dt", None)
+        return f"shape={list(self.expects or ())}" + (f", dt={dt:g}" if dt is not None else "")
+
     def _fire(self, v: Tensor) -> tuple[Tensor, Tensor]:
         z = v > self.v_threshold
         return z.to(v.dtype), torch.where(z, self.v_reset.to(v.dtype), v)
