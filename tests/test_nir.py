@@ -12,6 +12,8 @@ import nir
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nir_graphs import (
     CONVOLUTIONAL_ROWS,
     CURRENT_BASED_ROWS,
@@ -336,3 +338,48 @@ def test_node_names_that_are_module_attributes_keep_working():
     assert [layer.name for layer in report.layers] == ["forward_", "plan_"]
     assert report.layer("forward_").synops == float(x.sum()) * 3 / B
     assert "shape=[3]" in repr(syops.nir.to_torch(g))
+
+
+@settings(max_examples=25)
+@given(
+    dims=st.sampled_from([1, 2]),
+    groups=st.sampled_from([1, 2]),
+    per_group=st.integers(1, 2),
+    out_per_group=st.integers(1, 2),
+    kernel=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    dilation=st.integers(1, 2),
+    padding=st.sampled_from([0, 1, 2, "same", "valid"]),
+    size=st.integers(6, 9),
+    as_arrays=st.booleans(),
+)
+def test_conv_nodes_match_brute_force(
+    dims, groups, per_group, out_per_group, kernel, stride, dilation, padding, size, as_arrays
+):
+    """NIR Conv1d / Conv2d of any geometry (parameters as a .nir file gives them back: numpy arrays and
+    integers): the output of F.conv and synops of a convolution of ones over the events."""
+    if padding == "same":
+        stride = 1  # torch's "same" needs stride 1
+    c_in, c_out = groups * per_group, groups * out_per_group
+    rng = np.random.default_rng(kernel * 7 + size)
+    weight = rng.normal(size=(c_out, per_group, *(kernel,) * dims)).astype(np.float32)
+    bias = rng.normal(size=c_out).astype(np.float32)
+
+    def geometry(value):
+        return np.array([value] * dims) if as_arrays and not isinstance(value, str) else value
+
+    cls = syops.nir.Conv1d if dims == 1 else syops.nir.Conv2d
+    try:
+        conv = cls(weight, bias, geometry(stride), geometry(padding), geometry(dilation), np.int64(groups))
+    except ValueError:
+        return  # torch refuses the geometry (padding larger than half the kernel span)
+    x = (torch.rand(2, c_in, *(size,) * dims, generator=torch.Generator().manual_seed(size)) < 0.4).float()
+    torch_conv = torch.nn.functional.conv1d if dims == 1 else torch.nn.functional.conv2d
+    try:
+        want = torch_conv(x, torch.from_numpy(weight), torch.from_numpy(bias), stride, padding, dilation, groups)
+    except RuntimeError:
+        return  # the kernel does not fit the input
+    assert torch.allclose(conv(x), want, atol=1e-5)
+    report = syops.profile(conv, inputs=x)
+    assert report.layer("").synops == brute_force_conv_synops(conv, x)
+    assert (conv.in_channels, conv.out_channels, conv.groups) == (c_in, c_out, groups)
