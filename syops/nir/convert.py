@@ -152,7 +152,8 @@ def _build(graph: Any, dt: float | None, name: str, top: bool) -> GraphStep:
             raise SyopsError(f"NIR node {where!r} ({k}): {exc}") from None
         except Exception as exc:
             raise SyopsError(
-                f"NIR node {where!r} ({k}) has parameters syops cannot use: {type(exc).__name__}: {exc}"
+                f"NIR node {where!r} ({k}) has parameters syops cannot use: {type(exc).__name__}: "
+                + (str(exc).strip().splitlines() or [""])[0]
             ) from exc
     return (NIRGraphModule if top else GraphStep)(built, plan, shape, name)
 
