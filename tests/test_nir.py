@@ -383,3 +383,15 @@ def test_conv_nodes_match_brute_force(
     report = syops.profile(conv, inputs=x)
     assert report.layer("").synops == brute_force_conv_synops(conv, x)
     assert (conv.in_channels, conv.out_channels, conv.groups) == (c_in, c_out, groups)
+
+
+def test_a_dataloader_of_sequences_with_time_first():
+    """Recorded [T, ...] samples batched time-first: every batch runs from rest, counts per sample."""
+    samples = spikes((8,), seed=3).transpose(0, 1)  # B samples of [T, 8]
+    loader = torch.utils.data.DataLoader(list(samples), batch_size=2, collate_fn=lambda b: torch.stack(b, 1))
+    report = syops.profile(feedforward(), dataloader=loader, dt=DT)
+    whole = syops.profile(feedforward(), inputs=samples.transpose(0, 1), dt=DT)
+    assert report.samples == B and report.timesteps == T
+    for layer in whole.layers:
+        other = report.layer(layer.name, layer.type)
+        assert (other.synops, other.neuron_updates, other.acs) == (layer.synops, layer.neuron_updates, layer.acs)
