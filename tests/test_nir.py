@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import h5py
 import nir
 import numpy as np
 import pytest
@@ -395,3 +396,27 @@ def test_a_dataloader_of_sequences_with_time_first():
     for layer in whole.layers:
         other = report.layer(layer.name, layer.type)
         assert (other.synops, other.neuron_updates, other.acs) == (layer.synops, layer.neuron_updates, layer.acs)
+
+
+def test_files_the_installed_nir_cannot_read_are_read_as_stored(tmp_path):
+    """A later nir writes fields (v_reset) and nodes (CubaLI) that nir 1.0.4 cannot read: syops reads
+    them from the file as stored and runs them as the same graph in memory."""
+    g = recurrent()
+    path = tmp_path / "reset.nir"
+    nir.write(path, g)
+    reset = np.full(5, -0.25, dtype=np.float32)
+    with h5py.File(path, "r+") as f:
+        f["node/nodes/lif1/v_reset"] = reset
+    g.nodes["lif1"].v_reset = reset
+    x = spikes((6,), rate=0.6)
+    stored = syops.nir.read(path)
+    assert isinstance(stored, syops.nir.StoredNode) and stored.nodes["lif1"].nir_type == "CubaLIF"
+    assert torch.equal(syops.nir.to_torch(stored, dt=DT).get_submodule("lif1").v_reset, torch.from_numpy(reset))
+    assert syops.profile(path, inputs=x, dt=DT).to_dict() == syops.profile(g, inputs=x, dt=DT).to_dict()
+    assert syops.profile(stored, inputs=x, dt=DT).to_dict() == syops.profile(g, inputs=x, dt=DT).to_dict()
+
+    g = current_based()  # with a CubaLI node
+    path = tmp_path / "cubali.nir"
+    nir.write(path, g)
+    x = spikes((2, 10))
+    assert syops.profile(path, inputs=x, dt=DT).to_dict() == syops.profile(g, inputs=x, dt=DT).to_dict()

@@ -21,6 +21,7 @@ _LAZY = {
     "to_torch": "convert",
     "read": "io",
     "is_nir_file": "io",
+    "StoredNode": "io",
     "NIRGraphModule": "graph",
     "GraphStep": "graph",
     **dict.fromkeys(("Affine", "Linear", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"), "modules"),
@@ -41,11 +42,11 @@ def __getattr__(name: str) -> Any:
 def is_nir_model(value: Any) -> bool:
     """Is ``value`` a NIR graph (a node class of the ``nir`` package) or the path of a NIR file (one ending
     in ``.nir``, or an HDF5 file)?"""
-    if isinstance(value, (str, os.PathLike)):
-        from .io import is_nir_file
+    from .io import StoredNode, is_nir_file
 
+    if isinstance(value, (str, os.PathLike)):
         return is_nir_file(value)
-    return type(value).__module__.split(".")[0] == "nir"
+    return isinstance(value, StoredNode) or type(value).__module__.split(".")[0] == "nir"
 
 
 def for_profile(

@@ -34,7 +34,12 @@ def _get(node: Any, name: str, default: Any = None) -> Any:
 
 
 def _input_shape(node: Any) -> tuple[int, ...] | None:
-    shape = (_get(node, "input_type") or {}).get("input")
+    """An Input's or a Flatten's shape: ``input_type["input"]`` of a nir node; ``shape`` / ``input_type``
+    as a file stores them."""
+    declared = _get(node, "input_type")
+    shape = declared.get("input") if isinstance(declared, dict) else declared
+    if shape is None:
+        shape = _get(node, "shape")
     return None if shape is None else tuple(int(s) for s in np.asarray(shape).reshape(-1))
 
 
@@ -90,8 +95,9 @@ KNOWN = (*PORTS, "NIRGraph", *BUILDERS)
 
 
 def kind(node: Any) -> str:
-    """A node's NIR type: its class name (so the node classes of any nir release are read alike)."""
-    return type(node).__name__
+    """A node's NIR type: its class name (so the node classes of any nir release are read alike), or the
+    type a file stores (syops.nir.io.StoredNode)."""
+    return getattr(node, "nir_type", None) or type(node).__name__
 
 
 def timed_nodes(graph: Any, prefix: str = "") -> list[str]:
