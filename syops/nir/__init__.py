@@ -26,7 +26,7 @@ _LAZY = {
     "GraphStep": "graph",
     **dict.fromkeys(("Affine", "Linear", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"), "modules"),
     **dict.fromkeys(("Flatten", "Scale", "Threshold", "Delay"), "modules"),
-    **dict.fromkeys(("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF"), "neurons"),
+    **dict.fromkeys(("I", "IF", "LI", "LIF", "CubaLI", "CubaLIF", "REFERENCE_DISCRETISATION"), "neurons"),
 }
 
 __all__ = [*_LAZY, "is_nir_model", "for_profile"]

@@ -23,6 +23,15 @@ from torch import Tensor, nn
 
 from .modules import _tensor
 
+# The discretisation in one paragraph, for a paper's methods section (Report.methods() can quote it).
+REFERENCE_DISCRETISATION = (
+    "NIR graphs were run with syops' reference modules, one forward-Euler step of dt per time step: "
+    "IF and I: v ← v + r·x; LI and LIF: v ← v + (dt/τ)(v_leak − v + r·x); CubaLI and CubaLIF: "
+    "I ← I + (dt/τ_syn)(−I + w_in·x), then v ← v + (dt/τ_mem)(v_leak − v + r·I); a spiking neuron emits "
+    "z = (v > v_threshold) and sets v ← v_reset (0 when absent) where it spiked; states start at 0; "
+    "recurrent edges deliver the previous step's output and several edges into one node are summed."
+)
+
 
 class _Neuron(nn.Module):
     stateful = True
