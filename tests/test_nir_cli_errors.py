@@ -4,6 +4,7 @@ CLI: one line, a non-zero exit, and a `.nir` file never unpickled."""
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from dataclasses import dataclass, field
 
@@ -243,3 +244,31 @@ def test_dt_is_for_graphs_only():
         syops.profile(torch.nn.Linear(2, 2), input_res=(2,), dt=0.1)
     with pytest.raises(SyopsError, match=r"model must be a torch\.nn\.Module"):
         syops.profile("net.pt", input_res=(2,))  # a path that is not a NIR file goes nowhere near nir
+
+
+def test_dynapcnn_reads_the_nmnist_csnn_from_a_nir_file(tmp_path):
+    """The NIR paper's CSNN was made for Speck: read from its .nir file (input shape from the graph), its
+    IF nodes are the chip's IAF neurons and its SumPool2d the chip's sum pooling."""
+    from test_nir import csnn
+
+    path = tmp_path / "csnn.nir"
+    nir.write(path, csnn())
+    result = invoke("dynapcnn", str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["fits"] and [layer["name"] for layer in data["layers"]] == ["conv1", "conv2", "conv3", "fc1", "fc2"]
+
+    def kernel_memory(c, k, f):  # c · 2^(⌈log2 k⌉ + ⌈log2 f⌉), sinabs' memory_summary
+        return c * 2 ** (math.ceil(math.log2(k)) + math.ceil(math.log2(f)))
+
+    want = [kernel_memory(2, 25, 16), kernel_memory(16, 9, 16), kernel_memory(16, 9, 8)]
+    want += [kernel_memory(8, 16, 256), kernel_memory(256, 1, 10)]  # a Linear is a conv over its whole input
+    assert [layer["kernel_memory"] for layer in data["layers"]] == want
+    assert [layer["output_shape"] for layer in data["layers"]] == [
+        [16, 16, 16],
+        [16, 8, 8],
+        [8, 4, 4],
+        [256, 1, 1],
+        [10, 1, 1],
+    ]
+    assert sum(layer["neuron_memory_theoretical"] for layer in data["layers"]) == 8970

@@ -129,7 +129,9 @@ class GraphStep(nn.Module):
         self.graph_name = name
         self.expects: tuple[int, ...] | None = self.input_shape  # as a node of an enclosing graph
         self.keys: dict[str, str] = {}
-        for node, module in nodes.items():
+        # in the order they run (what a chain reader such as syops.dynapcnn walks), then any others
+        ordered = [n for n in plan.order if n in nodes] + [n for n in nodes if n not in plan.order]
+        for node, module in ((n, nodes[n]) for n in ordered):
             key = node
             while not key or hasattr(self, key):
                 key += "_"
