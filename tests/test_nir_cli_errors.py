@@ -272,3 +272,4 @@ def test_dynapcnn_reads_the_nmnist_csnn_from_a_nir_file(tmp_path):
         [10, 1, 1],
     ]
     assert sum(layer["neuron_memory_theoretical"] for layer in data["layers"]) == 8970
+    assert [layer["core"] for layer in data["layers"]] == [0, 1, 2, 3, 4]
