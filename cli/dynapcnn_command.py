@@ -44,7 +44,7 @@ def dynapcnn_command(
     loaded = models.load(
         model_spec, arch=arch, kwargs=parse_kwargs(kwargs), trust_checkpoint=trust_checkpoint, seed=seed
     )
-    shape = shape or (loaded.entry.input_shape if loaded.entry else None)
+    shape = shape or loaded.input_shape or (loaded.entry.input_shape if loaded.entry else None)
     if shape is None:
         raise SyopsError("--input-shape C,H,W is required for a model outside the zoo")
     report = dynapcnn_report(loaded.model, shape, loaded.label)

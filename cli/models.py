@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from syops import SyopsError, zoo
+from syops import nir as nir_support
 from syops.checkpoint import load_model
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle", ".safetensors")
@@ -31,6 +32,8 @@ class LoadedModel:
     label: str
     entry: zoo.ZooEntry | None = None  # the zoo entry (also of --arch) that gives input defaults
     options: dict[str, Any] = field(default_factory=dict)  # the entry's resolved build options
+    layout: str | None = None  # the time layout the model needs (a NIR graph's "TB")
+    input_shape: tuple[int, ...] | None = None  # one sample's shape, where the model declares it
 
 
 def is_factory(spec: str) -> bool:
@@ -117,10 +120,18 @@ def load(
     trust_checkpoint: bool = False,
     timesteps: int | None = None,
     seed: int = 0,
+    dt: float | None = None,
 ) -> LoadedModel:
     """The model MODEL names (random init from ``seed``), with its zoo entry where it has one."""
     kwargs = dict(kwargs or {})
     options = {k: v for k, v in (options or {}).items() if v is not None}
+    if nir_support.is_nir_model(spec):  # before any checkpoint loader: a .nir file is HDF5, never unpickled
+        if arch is not None or kwargs or options or trust_checkpoint:
+            raise SyopsError("--arch, --kwarg, --neuron, --step-mode and --trust-checkpoint do not apply to a NIR file")
+        graph = nir_support.to_torch(spec, dt=dt)
+        return LoadedModel(graph, Path(spec).name, layout="TB", input_shape=graph.input_shape)
+    if dt is not None:
+        raise SyopsError("--dt applies to a NIR graph (a .nir file) only")
     if is_checkpoint(spec) and not is_factory(spec):
         entry = None
         resolved: dict[str, Any] = {}

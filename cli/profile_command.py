@@ -41,6 +41,7 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--data", metavar="MODULE:FACTORY", help="A function returning a DataLoader or Dataset to profile on.")
 @click.option("--max-batches", type=click.IntRange(min=1), help="Profile at most this many batches of --data.")
 @click.option("--encoding", type=click.Choice(ENCODINGS), help="Present a static input repeated or rate coded.")
+@click.option("--dt", type=float, help="NIR graph: the time step, in the unit of its time constants.")
 @click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
 @click.option(
     "--memory",
@@ -74,6 +75,7 @@ def profile_command(
     data: str | None,
     max_batches: int | None,
     encoding: str | None,
+    dt: float | None,
     energy: str,
     memory: str | None,
     spike_mode: str,
@@ -91,8 +93,9 @@ def profile_command(
 ) -> None:
     """Profile MODEL and print its per-layer costs.
 
-    MODEL is a zoo name (see `syops zoo --list`), package.module:factory, or a checkpoint file: a
-    state_dict with --arch, or a pickled module with --trust-checkpoint.
+    MODEL is a zoo name (see `syops zoo --list`), package.module:factory, a checkpoint file (a
+    state_dict with --arch, or a pickled module with --trust-checkpoint), or a NIR graph (net.nir, run
+    over --timesteps steps of --dt).
     """
     debug = DEBUG.get()
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
@@ -110,10 +113,13 @@ def profile_command(
             trust_checkpoint=trust_checkpoint,
             timesteps=timesteps,
             seed=seed,
+            dt=dt,
         )
         model = loaded.model.to(target)
         entry = loaded.entry
-        layout = time_layout or (entry.layout_for(loaded.options) if entry else None)
+        if loaded.layout and time_layout not in (None, loaded.layout):
+            raise SyopsError(f"{loaded.label} runs --time-layout {loaded.layout} only")
+        layout = time_layout or loaded.layout or (entry.layout_for(loaded.options) if entry else None)
         steps = timesteps or (entry.timesteps if entry and layout else None)
         if entry is not None and encoding is None and layout is not None:
             encoding = entry.encoding or "direct"  # the zoo presents static frames over T steps
@@ -123,7 +129,7 @@ def profile_command(
             raise SyopsError("--encoding poisson needs --time-layout TB|BT|loop (and --timesteps) for the spike trains")
         loader, batched_here = _data(data, batch_size) if data is not None else (None, False)
         if loader is None:
-            shape = shape or (entry.input_shape if entry else None)
+            shape = shape or loaded.input_shape or (entry.input_shape if entry else None)
             if shape is None:
                 raise SyopsError("--input-shape C,H,W is required for a model outside the zoo (or give --data)")
         inputs: dict[str, Any]

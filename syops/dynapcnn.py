@@ -79,6 +79,8 @@ def _neuron_kind(module: nn.Module) -> str | None:
         return "other"
     if _has_class(module, "sinabs", "IAF") or _has_class(module, "spikingjelly", "IFNode"):
         return "iaf"
+    if type(module).__module__ == "syops.nir.neurons":  # a NIR graph's reference neurons
+        return "iaf" if type(module).__name__ == "IF" else "other"
     if isinstance(module, nn.ReLU):
         return "relu"
     if (
@@ -91,7 +93,8 @@ def _neuron_kind(module: nn.Module) -> str | None:
 
 
 def _is_sum_pool(module: nn.Module) -> bool:
-    return isinstance(module, nn.LPPool2d) and float(module.norm_type) == 1.0
+    exact_sum = isinstance(module, nn.AvgPool2d) and module.divisor_override == 1  # syops.nir.SumPool2d
+    return exact_sum or (isinstance(module, nn.LPPool2d) and float(module.norm_type) == 1.0)
 
 
 _NEUTRAL = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed, neurobench
+from . import distributed, neurobench, nir
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
@@ -46,7 +46,7 @@ def _as_rule(value: Rule | Callable) -> Rule:
 
 
 def profile(
-    model: nn.Module,
+    model: nn.Module | Any,
     input_res: Sequence[int] | None = None,
     *,
     inputs: Any = None,
@@ -66,6 +66,7 @@ def profile(
     seed: int = 0,
     progress: bool = False,
     input_encoding: Encoding | None = None,
+    dt: float | None = None,
 ) -> Report:
     """Profile ``model`` and return a per-sample :class:`Report`.
 
@@ -85,7 +86,17 @@ def profile(
     ``custom_rules`` maps module classes to rules (``syops.rules.Rule`` or a function
     ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
     The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
+
+    ``model`` may also be a NIR graph (a ``nir.NIRGraph`` or a ``.nir`` path), run as ``[T, B, ...]`` by
+    syops.nir with time step ``dt`` (required when a node has a time constant).
     """
+    if not isinstance(model, nn.Module) and nir.is_nir_model(model):
+        others = inputs is not None or input_constructor is not None or dataloader is not None
+        model, input_res, time_layout = nir.for_profile(
+            model, dt=dt, input_res=input_res, time_layout=time_layout, other_inputs=others
+        )
+    elif dt is not None:
+        raise SyopsError("dt applies to a NIR graph (a nir.NIRGraph or a .nir file), not to a torch module")
     if not isinstance(model, nn.Module):
         raise SyopsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if spike_mode not in SPIKE_MODES:
