@@ -89,12 +89,17 @@ def cases(res: int) -> dict[str, Case]:
     return {
         "small": Case("small", "Conv→IF→Linear→LIF, 2×16×16 spikes (p=0.3)", small_net, small_input),
         "spiking_resnet18": Case(
-            "spiking_resnet18", f"spiking_resnet18 (IF), 3×{res}×{res}", lambda: zoo.build("spiking_resnet18"),
+            "spiking_resnet18",
+            f"spiking_resnet18 (IF), 3×{res}×{res}",
+            lambda: zoo.build("spiking_resnet18"),
             lambda: image_input(res),
         ),
         "sew_resnet18": Case(
-            "sew_resnet18", f"sew_resnet18 (ADD, IF), 3×{res}×{res}",
-            lambda: zoo.build("sew_resnet18", {"cnf": "ADD"}), lambda: image_input(res), binary_row=True,
+            "sew_resnet18",
+            f"sew_resnet18 (ADD, IF), 3×{res}×{res}",
+            lambda: zoo.build("sew_resnet18", {"cnf": "ADD"}),
+            lambda: image_input(res),
+            binary_row=True,
         ),
     }
 
@@ -227,10 +232,11 @@ def _is_binary(x: Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
 
 
-def explain_pass(model: nn.Module, x: Tensor) -> tuple[dict[str, int], list[ConvCall]]:
-    """spikingjelly's ACCounter alone (ACs by aten op, without the memory counter's side computations),
-    and every convolution call's geometry and events, from forward hooks written here."""
-    from spikingjelly.activation_based.op_counter import ACCounter, DispatchCounterMode
+def explain_pass(model: nn.Module, x: Tensor) -> tuple[dict[str, int], dict[str, int], list[ConvCall]]:
+    """spikingjelly's ACCounter and MACCounter alone (ACs and MACs by aten op, without the memory
+    counter's side computations), and every convolution call's geometry and events, from forward hooks
+    written here."""
+    from spikingjelly.activation_based.op_counter import ACCounter, DispatchCounterMode, MACCounter
 
     calls: list[ConvCall] = []
     names = {m: n for n, m in model.named_modules()}
@@ -253,16 +259,19 @@ def explain_pass(model: nn.Module, x: Tensor) -> tuple[dict[str, int], list[Conv
         )
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    counter = ACCounter()
+    acs, macs = ACCounter(), MACCounter()
     reset(model)
     try:
-        with DispatchCounterMode([counter]), torch.no_grad():
+        with DispatchCounterMode([acs, macs]), torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    by_op = {str(op): int(v) for op, v in counter.get_counts().get("Global", {}).items()}
-    return by_op, calls
+
+    def by_op(counter: Any) -> dict[str, int]:
+        return {str(op): int(v) for op, v in counter.get_counts().get("Global", {}).items()}
+
+    return by_op(acs), by_op(macs), calls
 
 
 def bookkeeping_acs(calls: list[ConvCall]) -> int:
@@ -284,7 +293,9 @@ def fanout_classes(calls: list[ConvCall], report: Any) -> list[dict[str, Any]]:
         row = classes[key]
         row["layers"] = row.get("layers", set()) | {c.name}
         row["events"] += c.events
-        row["ceil"] += c.events * c.out_per_group * math.prod(-(-k // s) for k, s in zip(c.kernel, c.stride))
+        row["ceil"] += (
+            c.events * c.out_per_group * math.prod(-(-k // s) for k, s in zip(c.kernel, c.stride, strict=True))
+        )
         row["k2"] += c.events * c.out_per_group * math.prod(c.kernel)
     out = []
     for (kernel, stride), row in sorted(classes.items()):
@@ -312,7 +323,7 @@ def _n(v: float) -> str:
 def _e(v: float | None) -> str:
     if v is None:
         return "–"
-    return f"{v:.4g}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def main_table(rows: dict[str, list[Figures]], labels: dict[str, str]) -> str:
@@ -332,7 +343,15 @@ def main_table(rows: dict[str, list[Figures]], labels: dict[str, str]) -> str:
 
 
 def access_table(figures: list[Figures]) -> str:
-    kinds = ["weight_reads", "bias_reads", "params_reads", "input_reads", "state_reads", "state_writes", "output_writes"]
+    kinds = [
+        "weight_reads",
+        "bias_reads",
+        "params_reads",
+        "input_reads",
+        "state_reads",
+        "state_writes",
+        "output_writes",
+    ]
     lines = ["| tool | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
     for f in figures:
         cells = [_n(f.accesses[k]) if k in f.accesses else "–" for k in kinds]
@@ -356,14 +375,36 @@ def fanout_table(classes: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def ops_table(by_op: dict[str, int], bookkeeping: int, simple_ac: float) -> str:
-    lines = ["| aten op (sj ACCounter alone) | ACs |", "|---|---:|"]
-    for op, v in sorted(by_op.items(), key=lambda kv: -kv[1]):
-        lines.append(f"| `{op}` | {_n(v)} |")
-    alone = sum(by_op.values())
-    lines.append(f"| **ACCounter alone** | {_n(alone)} |")
-    lines.append(f"| bookkeeping: Σ (occupancy numel − 1) over conv calls on spikes | {_n(bookkeeping)} |")
-    lines.append(f"| **sj simple's ACs** (= alone + bookkeeping: {alone + bookkeeping == simple_ac}) | {_n(simple_ac)} |")
+def ops_table(ac_by_op: dict[str, int], mac_by_op: dict[str, int], bookkeeping: int, simple: Figures) -> str:
+    lines = ["| aten op (sj ACCounter, MACCounter alone) | ACs | MACs |", "|---|---:|---:|"]
+    ops = sorted(set(ac_by_op) | set(mac_by_op), key=lambda op: -(ac_by_op.get(op, 0) + mac_by_op.get(op, 0)))
+    for op in ops:
+        lines.append(f"| `{op}` | {_n(ac_by_op.get(op, 0))} | {_n(mac_by_op.get(op, 0))} |")
+    alone = sum(ac_by_op.values())
+    lines.append(f"| **counters alone** | {_n(alone)} | {_n(sum(mac_by_op.values()))} |")
+    lines.append(f"| bookkeeping: Σ (occupancy numel − 1) over conv calls on spikes | {_n(bookkeeping)} | |")
+    same = alone + bookkeeping == simple.acs
+    lines.append(f"| **sj simple** (ACs = alone + bookkeeping: {same}) | {_n(simple.acs)} | {_n(simple.macs)} |")
+    return "\n".join(lines)
+
+
+def syops_by_type(report: Any) -> str:
+    """syops' counts and memory accesses summed by layer type."""
+    kinds = ("weight_reads", "bias_reads", "input_reads", "state_reads", "state_writes", "output_writes")
+    rows: dict[str, dict[str, float]] = {}
+    for layer in report.layers:
+        row = rows.setdefault(layer.type, defaultdict(float))
+        row["layers"] += 1
+        for key in ("acs", "macs", "synops", "neuron_updates"):
+            row[key] += getattr(layer, key)
+        for kind in kinds:
+            row[kind] += (layer.memory or {}).get(kind, 0.0)
+        row["memory µJ"] += layer.memory_energy_mj * 1e3
+    cols = ["layers", "acs", "macs", "synops", "neuron_updates", *kinds, "memory µJ"]
+    lines = ["| type | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, row in rows.items():
+        cells = [_e(row[c]) if c == "memory µJ" else _n(row[c]) for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -375,11 +416,16 @@ def price_table() -> str:
     syops_model = MEMORY_PRESETS["sram-45nm"]
     lemaire = LemaireEnergyCostConfig()
     simple = SimpleEnergyCostConfig()
-    lines = ["| memory size | syops pJ/word | sj lemaire pJ/word | ratio | sj simple pJ/word |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| memory size | syops pJ/word | sj lemaire pJ/word | ratio | sj simple pJ/word |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for size in (608, 4000, 8192, 16384, 32768, 262144, 1048576, 4194304):
         s = syops_model.access_pj(size / WORD_BYTES)
         m = lemaire.memory_cost_pj(size) * WORD_BYTES
-        lines.append(f"| {size:,} B | {s:.4g} | {m:.4g} | {m / s:.3f} | {simple.e_memory_pj_per_byte * WORD_BYTES:.4g} |")
+        lines.append(
+            f"| {size:,} B | {s:.4g} | {m:.4g} | {m / s:.3f} | {simple.e_memory_pj_per_byte * WORD_BYTES:.4g} |"
+        )
     return "\n".join(lines)
 
 
@@ -398,8 +444,9 @@ def run(names: list[str], res: int, log: Callable[[str], None]) -> str:
             report = report or r
             figures.append(f)
             log(f"{name}: {f.tool} {f.seconds:.1f} s")
+        binary_report = None
         if case.binary_row:
-            f, _ = syops_figures(model, x, "sram-45nm", spike_mode="binary")
+            f, binary_report = syops_figures(model, x, "sram-45nm", spike_mode="binary")
             figures.append(f)
             log(f"{name}: {f.tool} {f.seconds:.1f} s")
         simple, simple_report = simple_figures(model, x)
@@ -408,7 +455,8 @@ def run(names: list[str], res: int, log: Callable[[str], None]) -> str:
         log(f"{name}: sj lemaire {lemaire.seconds:.1f} s")
         figures += [simple, lemaire]
         rows[name] = figures
-        by_op, calls = explain_pass(model, x)
+        ac_by_op, mac_by_op, calls = explain_pass(model, x)
+        b, lc = lemaire_report.breakdown_pj, lemaire_report.counts
         log(f"{name}: explanation pass done")
         rates = [
             f"{layer.name or '(model)'} {layer.output_spike_rate:.3f}"
@@ -429,17 +477,23 @@ def run(names: list[str], res: int, log: Callable[[str], None]) -> str:
             "",
             fanout_table(fanout_classes(calls, report)),
             "",
-            "sj simple's ACs by origin:",
+            "syops (sram-45nm) by layer type:",
             "",
-            ops_table(by_op, bookkeeping_acs(calls), simple.acs),
+            syops_by_type(report),
             "",
-            f"sj lemaire: ops {lemaire_report.breakdown_pj['ops_pj'] * 1e-6:.4g} µJ + addressing "
-            f"{lemaire_report.breakdown_pj['addressing_pj'] * 1e-6:.4g} µJ (acc_addr "
-            f"{_n(lemaire_report.counts['acc_addr'])}, mac_addr {_n(lemaire_report.counts['mac_addr'])}); memory "
-            f"in/out {lemaire_report.breakdown_pj['inout_pj'] * 1e-6:.4g} µJ, params "
-            f"{lemaire_report.breakdown_pj['params_pj'] * 1e-6:.4g} µJ, potentials "
-            f"{lemaire_report.breakdown_pj['potential_pj'] * 1e-6:.4g} µJ. Omitted by it: "
-            f"{'; '.join(lemaire_report.warnings) or 'nothing'}",
+            *(
+                ["syops (sram-45nm, spike_mode binary) by layer type:", "", syops_by_type(binary_report), ""]
+                if binary_report is not None
+                else []
+            ),
+            "sj simple's ACs and MACs by origin:",
+            "",
+            ops_table(ac_by_op, mac_by_op, bookkeeping_acs(calls), simple),
+            "",
+            f"sj lemaire: ops {_e(b['ops_pj'] * 1e-6)} µJ + addressing {_e(b['addressing_pj'] * 1e-6)} µJ "
+            f"(acc_addr {_n(lc['acc_addr'])}, mac_addr {_n(lc['mac_addr'])}); memory in/out "
+            f"{_e(b['inout_pj'] * 1e-6)} µJ, params {_e(b['params_pj'] * 1e-6)} µJ, potentials "
+            f"{_e(b['potential_pj'] * 1e-6)} µJ. Omitted by it: {' '.join(lemaire_report.warnings) or 'nothing'}",
             "",
         ]
         del simple_report
