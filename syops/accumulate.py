@@ -383,12 +383,15 @@ class Evaluator:
         def geometry() -> ProductGeometry | None:
             if t.outputs is None:
                 return None
-            a_img, b_img = self._per_image(a), self._per_image(b)
             reference = a if a is not None else b
             images = (self.images(reference) or 1) if reference is not None else 1
+            a_img, b_img = self._per_image(a), self._per_image(b)
+            a_elements = a_numel
+            if a is None and t.a_hidden:  # a dense operand computed inside the op: read like a visible one
+                a_elements, a_img = t.a_hidden, max(t.a_hidden // images, 1)
             out_img = max(t.outputs // max(images, 1), 1)
             macs = t.dense_macs - t.bias_adds
-            return ProductGeometry(a_numel, b_numel, t.outputs, macs, t.bias_adds, a_img, b_img, out_img, t.weights)
+            return ProductGeometry(a_elements, b_numel, t.outputs, macs, t.bias_adds, a_img, b_img, out_img, t.weights)
 
         slot = self._slot(row, key, t.dense_macs, t.bias_adds, 0, None, geometry)
         if slot.product is None:

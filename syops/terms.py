@@ -65,6 +65,7 @@ class Product:
     bias_adds: int = 0
     outputs: int | None = None  # output elements written (None: no memory traffic is counted)
     weights: int = 0  # weight elements (bilinear); a product of two activations has none
+    a_hidden: int = 0  # elements of a dense ``a`` the rule cannot see (computed inside the op): read as dense
 
 
 # Where a neuron layer's output keeps the samples and the time steps of one call: one step of a batch

@@ -418,3 +418,17 @@ def test_norse_state_words():
         layer = syops.profile(Loop(cell), inputs=seq, timesteps=6, time_layout="TB").layer("cell")
         assert layer.neuron_updates == 6 * 5
         assert layer.memory["state_reads"] == layer.memory["state_writes"] == 6 * 5 * words
+
+
+def test_sdpa_reads_the_attention_weights_it_computes():
+    class Attention(nn.Module):
+        def forward(self, x):
+            return F.scaled_dot_product_attention(x, x, x)
+
+    x = torch.randn(1, 6, 4)  # L = S = 6, E = 4
+    m = syops.profile(Attention(), inputs=x).layer("").memory
+    # q 24 + k 24 (the scores' product), the softmax reading its 36 scores, the weights (36) and v (24)
+    assert m["input_reads"] == 24 + 24 + 36 + 36 + 24
+    assert m["output_writes"] == 36 + 36 + 24  # scores, weights, the output
+    noreuse = syops.profile(Attention(), inputs=x, memory="sram-45nm-noreuse").layer("").memory
+    assert noreuse["input_reads"] == 2 * 144 + 36 + 2 * 144  # both operands per MAC, twice; the softmax

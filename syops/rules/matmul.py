@@ -131,5 +131,6 @@ def sdpa_op(func, args, kwargs, out, ctx):
             q, k.transpose(-1, -2), qk, qk / max(q.numel(), 1), qk / max(k.numel(), 1), _matrix_pairs, outputs=scores
         ),
         Elementwise((), scores),  # softmax over the (dense) scores
-        Product(None, v, av, None, av / max(v.numel(), 1), outputs=out.numel()),
+        # the attention weights (the softmax's output) stay inside the op: a dense operand of `scores` elements
+        Product(None, v, av, None, av / max(v.numel(), 1), outputs=out.numel(), a_hidden=scores),
     ]
