@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed
+from . import distributed, validate
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
@@ -77,13 +77,13 @@ def profile(
     ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
     The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
     """
-    if not isinstance(model, nn.Module):
-        raise SyopsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if spike_mode not in SPIKE_MODES:
+    validate.check_model(model)
+    if not isinstance(spike_mode, str) or spike_mode not in SPIKE_MODES:
         raise SyopsError(f"unknown spike mode {spike_mode!r}; expected one of {', '.join(SPIKE_MODES)}")
-    ignore = tuple(ignore_modules)
-    if not all(isinstance(t, type) for t in ignore):
-        raise SyopsError("ignore_modules must hold module classes, e.g. [torch.nn.BatchNorm2d]")
+    ignore = validate.check_ignore_modules(ignore_modules)
+    custom_rules = validate.check_custom_rules(custom_rules)
+    validate.check_seed(seed)
+    validate.check_dataloader(dataloader)
     energy_model = resolve_energy(energy)
     plan = InputPlan(
         model,
@@ -98,7 +98,7 @@ def profile(
         input_encoding=input_encoding,
         seed=seed,
     )
-    rules = {cls: _as_rule(rule) for cls, rule in (custom_rules or {}).items()}
+    rules = {cls: _as_rule(rule) for cls, rule in custom_rules.items()}
     samples = 0
     sample_shape: list[int] = []
     session = CountingSession(
