@@ -177,6 +177,7 @@ class Evaluator:
         return slot
 
     def _local(self, x: Tensor) -> Tensor:
+        x = x.detach()  # counting never takes part in autograd
         return x if x.device == self.device else x.to(self.device)
 
     def _queue_call(self, slot: _Slot) -> int:
@@ -214,8 +215,9 @@ class Evaluator:
         dtype = self.dtype
         flat = torch.cat(pending.cols)
         # A float32 column sum beyond 2**24 may have rounded: noted once for the whole profile.
-        if flat.numel():
-            self._inexact = self._inexact | (flat.amax() >= EXACT_FLOAT32)
+        if flat.numel():  # a non-finite sum is a dense operand's, not a rounded count
+            finite = torch.where(torch.isfinite(flat), flat, 0)
+            self._inexact = self._inexact | (finite.amax() >= EXACT_FLOAT32)
         lengths = [col.numel() for col in pending.cols]
         events = self._segment_sums(flat.to(dtype), lengths)
         synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
@@ -228,8 +230,10 @@ class Evaluator:
         if len(pending.part_calls) != len(pending.call_slots):  # calls with several operands (or none)
             per_call = torch.zeros(len(pending), 3, dtype=dtype, device=self.device)
             per_part = per_call.index_add_(0, self._index(pending.part_calls), per_part)
-        is_event = (per_part[:, :1] == 0).to(dtype)
-        values = torch.cat((is_event, per_part[:, 1:] * is_event), 1)
+        is_event = per_part[:, :1] == 0
+        # A dense call's sums are dropped with where, not a product with a zero flag: a NaN or infinite
+        # operand (dense, see syops.events) has a NaN sum, and NaN × 0 is NaN.
+        values = torch.cat((is_event.to(dtype), torch.where(is_event, per_part[:, 1:], 0)), 1)
         self._acc.index_add_(0, self._index(pending.call_slots), values)
 
     def _index(self, values: list[int]) -> Tensor:
@@ -296,7 +300,8 @@ class Evaluator:
         fa, fb = ev_a.to(self.dtype), ev_b.to(self.dtype)
         a_numel = a.numel() if a is not None else 0
         b_numel = b.numel() if b is not None else 0
-        vec = torch.stack((self._one, synops, fa * events_a + fb * events_b, fa * a_numel + fb * b_numel))
+        events = torch.where(ev_a, events_a, 0) + torch.where(ev_b, events_b, 0)  # NaN × 0 is NaN: where
+        vec = torch.stack((self._one, synops, events, fa * a_numel + fb * b_numel))
         slot.product += torch.where(is_event, vec, self._zero)
 
     def _neuron(self, row: RowAccumulator, t: Neuron) -> None:
@@ -312,7 +317,9 @@ class Evaluator:
         off, col = column_events(output, self.mode, t.neurons, self.scratch)
         # One call's spikes per neuron are at most rows × the largest spike count, exact in float32; calls
         # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
-        slot.spike_map = col if slot.spike_map is None else slot.spike_map.to(self.dtype) + col
+        # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
+        spikes = torch.where(torch.isfinite(col), col, 0)
+        slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
         self._remember(output, off, col, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import frameworks
 from .accumulate import Counts, Evaluator, RowAccumulator
-from .errors import CountingError, SyopsError
+from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
 from .fanout import FanoutCache
 from .inputs import Batch, model_device_dtype
@@ -127,6 +127,7 @@ class CountingSession:
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
+        self.parameter_sizes: dict[int, int] = {}
 
     # -- attach / detach --------------------------------------------------------------------------
     def __enter__(self) -> CountingSession:
@@ -299,8 +300,12 @@ class CountingSession:
             try:
                 terms = list(rule.fn(target, args, kwargs, output, self.ctx))
                 self.evaluator.add(row.acc, terms)
+            except UnbatchedInputError as exc:
+                raise UnbatchedInputError(f"{row.type_name} {info.name or '(model)'} {exc}") from None
             except SyopsError:
                 raise
+            except RecursionError:
+                raise  # the forward recursed without end: a forward error, not a counting one
             except Exception as exc:
                 where = info.name or "(model)"
                 detail = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -342,6 +347,9 @@ class CountingSession:
         return output
 
     def _forward_error(self, exc: Exception) -> ForwardError:
+        if isinstance(exc, RecursionError):
+            where = f" (last in {self.stack[-1].info.name or '(model)'})" if self.stack else ""
+            return ForwardError(f"the model's forward pass recursed without end{where}: RecursionError: {exc}")
         if self.stack:
             frame = self.stack[-1]
             where = f"{frame.info.name or '(model)'} ({frame.info.type_name})"
@@ -371,6 +379,8 @@ class CountingSession:
         """Every row with its host counts (one device-to-host copy); whether the model input looked like
         raw integer values counted as events; whether a float32 column sum may have rounded."""
         rows = list(self.rows.values())
+        # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
+        self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
         extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
         counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra)
         raw_input = bool(extras[0]) if extras else False

@@ -196,7 +196,14 @@ def _progress(enabled: bool, total: int | None):
     return _Bar()
 
 
-def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str, int]]:
+def _size(p: nn.Parameter, sizes: dict[int, int]) -> int:
+    """A parameter's size as it was when the model ran (a lazy one that never ran has none)."""
+    if id(p) in sizes:
+        return sizes[id(p)]
+    return 0 if isinstance(p, nn.parameter.UninitializedTensorMixin) else p.numel()
+
+
+def _params_by_row(rows: list[Row], sizes: dict[int, int]) -> tuple[dict[int, int], set[int], dict[str, int]]:
     """Parameters of the modules that have rows, each parameter counted once (by the outermost counted,
     ignored or zero-cost module holding it). Returns params per row index, the ids of the parameters
     assigned, and the first row index of every name."""
@@ -213,7 +220,7 @@ def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str,
             for p in row.info.module.parameters(recurse=not own_only):
                 if id(p) not in assigned:
                     assigned.add(id(p))
-                    total += p.numel()
+                    total += _size(p, sizes)
             by_row[index] = total
     return by_row, assigned, first_row_of
 
@@ -235,7 +242,8 @@ def build_report(
         raise SyopsError("no samples were profiled")
     rows = [row for row, _ in results]
     counts = [c for _, c in results]
-    params, assigned, first_row_of = _params_by_row(rows)
+    sizes = session.parameter_sizes
+    params, assigned, first_row_of = _params_by_row(rows, sizes)
 
     # Counted modules that never ran still own their parameters (a dead branch, an unused head).
     has_row = {(row.name, row.type_name) for row in rows if not row.is_op}
@@ -251,7 +259,7 @@ def build_report(
         for p in info.module.parameters():
             if id(p) not in assigned:
                 assigned.add(id(p))
-                params[index] += p.numel()
+                params[index] += _size(p, sizes)
     # Parameters outside every counted module belong to the module that holds them.
     for info in session.infos.values():
         own = [p for p in info.module.parameters(recurse=False) if id(p) not in assigned]
@@ -265,7 +273,7 @@ def build_report(
             first_row_of[info.name] = index
         for p in own:
             assigned.add(id(p))
-            params[index] = params.get(index, 0) + p.numel()
+            params[index] = params.get(index, 0) + _size(p, sizes)
 
     layers: list[LayerStats] = []
     for index, (row, c) in enumerate(zip(rows, counts, strict=True)):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..terms import Product, Synaptic
-from ._util import arg, tensor_arg
+from ._util import arg, refuse_unbatched, tensor_arg
 from .registry import RuleContext, module_rule, op_rule
 
 
@@ -37,7 +37,9 @@ def linear_term(x: Tensor, out: Tensor, weight: Tensor, has_bias: bool, ctx: Rul
 
 @module_rule(nn.Linear, family="synaptic")
 def linear_module(m: nn.Linear, args, kwargs, out, ctx):
-    return [linear_term(tensor_arg(args, kwargs), out, m.weight, m.bias is not None, ctx)]
+    x = tensor_arg(args, kwargs)
+    refuse_unbatched(x, 2, "[B, ..., in_features]")
+    return [linear_term(x, out, m.weight, m.bias is not None, ctx)]
 
 
 @op_rule(F.linear, name="linear")
