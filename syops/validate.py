@@ -59,7 +59,10 @@ def check_ignore_modules(ignore_modules: Any) -> tuple[type, ...]:
     ignore = tuple(ignore_modules)
     for cls in ignore:
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-            raise SyopsError(f"ignore_modules: {cls!r} is not an nn.Module class (ignore_modules holds module classes), so it can match no module")
+            raise SyopsError(
+                f"ignore_modules: {cls!r} is not an nn.Module class (ignore_modules holds module classes), "
+                "so it can match no module"
+            )
     return ignore
 
 
