@@ -131,3 +131,24 @@ def check_allocation(what: str, shape: tuple[int, ...], dtype: torch.dtype, devi
         raise SyopsError(
             f"{what}: an input of shape {list(shape)} needs {size / 2**30:.3g} GiB, more than this machine has{have}"
         )
+
+
+def check_positive_number(name: str, value: Any, *, optional: bool = False) -> float | None:
+    """A finite number > 0 (not a bool, not a string), as a float; None passes when ``optional``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_real_scalar(value):
+        raise SyopsError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise SyopsError(f"{name} must be a finite, positive number, got {value!r}")
+    return number
+
+
+def _is_real_scalar(value: Any) -> bool:
+    """A 0-d real tensor or a numpy scalar (numbers.Real does not cover tensors)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool
+    import numbers
+
+    return isinstance(value, numbers.Real)
