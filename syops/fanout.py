@@ -167,9 +167,7 @@ def _shape_argument(input_shape: Any) -> tuple[int, ...]:
     """``input_shape`` as a tuple of positive ints, or a one-line error."""
     if isinstance(input_shape, (int, str)) or not isinstance(input_shape, Sequence):
         raise SyopsError(f"fanout: input_shape must be a tuple of positive ints, got {input_shape!r}")
-    if not input_shape or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape
-    ):
+    if not input_shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape):
         raise SyopsError(f"fanout: input_shape must be a tuple of positive ints, got {tuple(input_shape)!r}")
     return tuple(int(s) for s in input_shape)
 

@@ -23,8 +23,8 @@ from torch import Tensor, nn
 
 from .compat._synops import FanoutMaps, PoolScale, is_synaptic, sample_shape, weighted_events
 from .errors import SyopsError
-from .validate import check_positive_number
 from .rules._util import first_tensor
+from .validate import check_positive_number
 
 __all__ = ["register_synops_hooks"]
 

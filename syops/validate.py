@@ -137,7 +137,7 @@ def check_positive_number(name: str, value: Any, *, optional: bool = False) -> f
     """A finite number > 0 (not a bool, not a string), as a float; None passes when ``optional``."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_real_scalar(value):
+    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not _is_real_scalar(value)):
         raise SyopsError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
     number = float(value)
     if not (math.isfinite(number) and number > 0):

@@ -21,12 +21,12 @@ from torch import Tensor, nn
 
 from .. import frameworks
 from ..errors import SyopsError
-from ..validate import check_positive_number
 from ..events import accumulator_dtype
 from ..layers import NeuromorphicReLU
 from ..rules import RuleContext
 from ..rules._util import first_tensor
 from ..terms import Neuron
+from ..validate import check_positive_number
 from ._layout import neuron_layout
 from ._synops import FanoutMaps, PoolScale, column_sums, is_synaptic, weighted_events
 
