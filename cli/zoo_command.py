@@ -34,7 +34,10 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
     if list_models:
         emit_rich(_listing(), output, quiet)
         return
-    rows = zoo.select_rows(parse_list(names))
+    wanted = parse_list(names)
+    if wanted is not None and not wanted:
+        raise SyopsError(f"--models {names!r} names no row; give labels or model names, e.g. --models A,B")
+    rows = zoo.select_rows(wanted)
     path = output or DEFAULT_FILE
     existing = None
     if check or output is not None:
@@ -47,6 +50,8 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
             raise SyopsError(f"{path} does not exist; generate it with: syops zoo --output {path}")
     if check:
         zoo.parse_table(existing or "")  # a file without the generated table is an error, before any work
+    elif existing is not None:
+        _refuse_foreign(path, existing)
     cells = []
     for index, row in enumerate(rows, 1):
         started = time.perf_counter()
@@ -70,6 +75,18 @@ def zoo_command(output: Path | None, check: bool, names: str | None, list_models
         emit(zoo.render_document(cells), None)
     else:
         emit(zoo.update_document(existing, cells), output, quiet)
+
+
+def _refuse_foreign(path: Path, existing: str) -> None:
+    """An existing --output file must hold the generated table (both markers, in order): syops then
+    replaces only the table. Any other file is the user's, and is left as it is."""
+    try:
+        zoo.parse_table(existing)
+    except SyopsError:
+        raise SyopsError(
+            f"{path} exists and holds no syops zoo table (the lines {zoo.BEGIN_MARK} and {zoo.END_MARK}); "
+            "refusing to overwrite it: choose another --output, or add those two lines where the table goes"
+        ) from None
 
 
 def _listing() -> Table:

@@ -131,7 +131,7 @@ class InputPlan:
         self.generator = torch.Generator().manual_seed(seed)
         self.allow_empty = False  # a distributed rank's shard may be empty
         if self.input_res is not None and input_constructor is None:
-            steps = (self.timesteps or 1) if self.time_layout in ("TB", "BT") else 1
+            steps = (self.timesteps or 1) if self.time_layout is not None else 1  # encoded over T steps
             validate.check_allocation("input_res", (steps, 1, *self.input_res), self.dtype, self.device)
 
     # -- public -----------------------------------------------------------------------------------
