@@ -24,6 +24,7 @@ from .events import SpikeMode
 from .fanout import FanoutCache
 from .inputs import Batch, model_device_dtype
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
+from .rules.reshape import FREE_OP_NAMES
 from .state import ModelSnapshot
 
 Kind = Literal["counted", "zero", "ignored"]
@@ -84,6 +85,8 @@ class _OpCounter(TorchFunctionMode):
         except TypeError:  # an unhashable callable
             rule = None
         if rule is None:
+            if session.stack and session.stack[-1].info.kind is None:
+                session.saw_uncounted_op(session.stack[-1].info, func)
             return func(*args, **kwargs)
         owner = session.stack[-1].info if session.stack else session.root
         if rule.phase == "pre":
@@ -224,8 +227,6 @@ class CountingSession:
                 row.acc.calls += 1
                 if info.kind == "counted" and info.rule.phase == "pre":
                     self._evaluate(info, row, info.rule, module, args, kwargs, None)
-            elif info.kind is None and self.suppress == 0:
-                self._note_unsupported(info)
             return None
 
         return hook
@@ -261,13 +262,14 @@ class CountingSession:
         owner = next((f for f in reversed(self.stack) if f.info.kind is not None), None)
         return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
 
-    def _note_unsupported(self, info: ModuleInfo) -> None:
-        """A leaf module without a rule: its arithmetic is seen only through the functional ops syops
-        knows. (A module with children is counted through them and through its ops.)"""
-        if next(info.module.children(), None) is not None or info.module is self.model:
+    def saw_uncounted_op(self, info: ModuleInfo, func: Any) -> None:
+        """A torch function with no op rule ran directly in a module without a rule. Unless it is known
+        to do no arithmetic (a reshape, a view, metadata), the module may hold arithmetic syops missed:
+        ``Report.unsupported`` lists its type. (A module whose work is all counted through its children
+        and its ops, or that does nothing, is not listed.)"""
+        if info.type_name in self.unsupported or getattr(func, "__name__", None) in FREE_OP_NAMES:
             return
-        if info.type_name not in self.unsupported:
-            self.unsupported.append(info.type_name)
+        self.unsupported.append(info.type_name)
 
     def _suspend_ops(self) -> None:
         """Leave the op-counting mode while a counted module runs: nothing inside it may be counted as
