@@ -144,7 +144,11 @@ def resolve_energy(spec: str | Mapping[str, Any] | EnergyModel | Path | None) ->
             raise SyopsError(f"energy model file {text} is not UTF-8 text (TOML files are UTF-8)") from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SyopsError(f"energy model file {text} is not valid TOML: {exc}") from None
-        return _from_mapping(_energy_table(data, text), path.stem)
+        table = _energy_table(data, text)
+        try:
+            return _from_mapping(table, path.stem)
+        except SyopsError as exc:
+            raise SyopsError(f"energy model file {text}: {exc}") from None
     if "=" in text:
         pairs = {}
         for part in text.split(","):
