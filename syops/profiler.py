@@ -70,12 +70,16 @@ def profile(
     [T, B, ...], "BT" for [B, T, ...], "loop" to call a single-step model T times) say how a sample is
     presented; a random or ``input_encoding``-encoded static input is repeated ("direct") or rate coded
     ("poisson") over T. The number of samples comes from the batch dimension unless ``batch_size``
-    gives it (squeezed [B·T, ...] inputs).
+    gives it (squeezed [B·T, ...] inputs, or a model repeating a [B, ...] input over T inside forward);
+    ``timesteps`` without ``time_layout`` needs ``batch_size`` (or sinabs Squeeze layers that declare it).
+    Inputs need a batch dimension: an unbatched call of a Linear or ConvNd is refused.
 
     ``spike_mode``: "integer" (every integer-valued tensor is events) or "binary" (only {0, 1}).
     ``custom_rules`` maps module classes to rules (``syops.rules.Rule`` or a function
     ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
-    The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
+    The model comes back unchanged, also when its forward raises: mode, class, attributes, hooks,
+    buffers, neuron state and parameter values (see ``syops.state`` for what is and is not restored).
+    Bad arguments raise a one-line ``SyopsError`` naming the argument, before the model runs.
     """
     validate.check_model(model)
     if not isinstance(spike_mode, str) or spike_mode not in SPIKE_MODES:

@@ -1,7 +1,7 @@
 """Fully connected layers: Linear (module and F.linear) and Bilinear.
 
-Linear: in_features MACs per output element, plus one per output element for a bias (ptflops counts
-the bias once per call instead; the two agree at batch size 1). An input event reaches out_features
+Linear: in_features MACs per output element, plus one per output element for a bias (as ptflops
+0.7.5 counts it). An input event reaches out_features
 synapses, or with ``skip_zero_weights`` the number of non-zero weights in its column.
 
 Bilinear: y_o = x1ᵀ A_o x2 + b_o costs in1·in2 MACs per output element. An event in x1 alone does not
