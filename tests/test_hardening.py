@@ -74,6 +74,29 @@ def test_time_first_loop_needs_its_sample_dimension_said():
         assert report.per_timestep().layer("lif1").neuron_updates == 10
 
 
+def test_norse_time_first_loop_needs_its_sample_dimension_said():
+    norse = pytest.importorskip("norse.torch")
+
+    class NorseLoop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = nn.Linear(6, 10)
+            self.lif = norse.LIFCell()
+
+        def forward(self, x):  # [T, B, 6], Norse's convention
+            state, out = None, []
+            for step in x:
+                z, state = self.lif(self.fc(step), state)
+                out.append(z)
+            return torch.stack(out)
+
+    x = torch.rand(T, B, 6, generator=torch.Generator().manual_seed(3))
+    one_line_error("without time_layout", syops.profile, NorseLoop(), inputs=x, timesteps=T)
+    report = syops.profile(NorseLoop(), inputs=x, timesteps=T, time_layout="TB")
+    assert report.samples == B and report.layer("fc").dense_macs == T * (6 * 10 + 10)
+
+
 # -- unbatched inputs ------------------------------------------------------------------------------
 def test_unbatched_inputs_are_refused_where_a_layer_can_tell():
     mlp = nn.Sequential(nn.Linear(8, 50, bias=False), nn.ReLU(), nn.Linear(50, 1))
