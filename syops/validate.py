@@ -80,7 +80,7 @@ def check_custom_rules(custom_rules: Any) -> Mapping[type, Any]:
 def check_dataloader(dataloader: Any) -> None:
     if dataloader is None:
         return
-    if isinstance(dataloader, (torch.Tensor, str, bytes, Mapping)) or not isinstance(dataloader, Iterable):
+    if isinstance(dataloader, (str, bytes, Mapping)) or not isinstance(dataloader, Iterable):
         raise SyopsError(
             f"dataloader must be an iterable of batches (a DataLoader, a list of tensors), got "
             f"{type(dataloader).__name__}"
