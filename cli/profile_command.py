@@ -269,7 +269,10 @@ def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt:
         for message in report.notes:
             note(message)
     if uncounted:
-        note(f"no counting rule for {', '.join(uncounted)}; only the torch operations they call are counted")
+        note(
+            f"no counting rule for {', '.join(uncounted)}, which called torch functions syops does not count: "
+            "their arithmetic may be missing"
+        )
     seen = set(report.notes)
     for warning in caught:
         text = str(warning.message).strip()

@@ -100,7 +100,8 @@ class Report:
     layers: list[LayerStats]
     count_neuron_updates: bool = True
     notes: list[str] = field(default_factory=list)
-    # Leaf module types without a counting rule: only the torch ops they call are counted.
+    # Module types without a counting rule that called a torch function with no op rule (and not a known
+    # reshape / view / metadata call): syops may have missed arithmetic there.
     unsupported: list[str] = field(default_factory=list)
     syops_version: str = __version__
     per_timestep_view: bool = False
