@@ -56,5 +56,6 @@ _FREE_GROUPS = (
     "arange linspace tensor as_tensor unfold diagonal tril triu copy_ fill_ zero_ split_",
     "rand randn randint randperm rand_like randn_like randint_like",
     "dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout",
+    "where masked_fill masked_fill_ masked_scatter scatter scatter_ index_copy index_fill index_put index_put_",
 )
 FREE_OP_NAMES: frozenset[str] = frozenset(name for group in _FREE_GROUPS for name in group.split())
