@@ -7,6 +7,7 @@ input error. Every error is one line on stderr; ``--debug`` shows the traceback 
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,12 @@ USAGE_ERROR = 2
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _traceback_and_exit(code: int) -> None:
+    """--debug: the traceback of the error being handled, and the exit status it has without --debug."""
+    traceback.print_exc()
+    sys.exit(code)
 
 
 class SyopsGroup(click.Group):
@@ -52,7 +59,7 @@ class SyopsGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             if debug:
-                raise
+                _traceback_and_exit(exc.exit_code)
             where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "syops"
             hint = f" (see '{where} --help')" if isinstance(exc, click.UsageError) else ""
             click.echo(f"{where}: error: {_one_line(exc.format_message())}{hint}", err=True)
@@ -62,12 +69,12 @@ class SyopsGroup(click.Group):
             sys.exit(1)
         except SyopsError as exc:
             if debug:
-                raise
+                _traceback_and_exit(USAGE_ERROR)
             note(_one_line(str(exc)), kind="error")
             sys.exit(USAGE_ERROR)
         except Exception as exc:
             if debug:
-                raise
+                _traceback_and_exit(USAGE_ERROR)
             message = _one_line(str(exc)) or "(no message)"
             note(f"{type(exc).__name__}: {message} (run with --debug for the traceback)", kind="error")
             sys.exit(USAGE_ERROR)

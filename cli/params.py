@@ -29,6 +29,8 @@ def parse_shape(value: str | None, option: str = "--input-shape") -> tuple[int, 
         raise click.BadParameter(f"{value!r} is not a shape like 3,224,224", param_hint=option) from None
     if not shape or any(s <= 0 for s in shape):
         raise click.BadParameter(f"{value!r} is not a shape of positive sizes like 3,224,224", param_hint=option)
+    if any(s >= 1 << 31 for s in shape):
+        raise click.BadParameter(f"{value!r} has a size beyond 2**31 - 1", param_hint=option)
     return shape
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,15 @@ from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
 from syops.memory import resolve_memory
 from syops.profiler import default_memory
+from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation
 
 from . import models
 from .output import emit, emit_rich, format_for, note
 from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
+COUNT = click.IntRange(min=1, max=SIZE_LIMIT - 1)  # time steps, batches: beyond it no tensor is allocatable
+SEED = click.IntRange(0, SEED_LIMIT - 1)
 # Third-party warnings worth nothing to someone reading a profile (shown with --debug).
 _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
@@ -33,13 +38,17 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE", help="Argument of the factory (repeatable).")
 @click.option("--trust-checkpoint", is_flag=True, help="Allow a pickled whole module (runs code from the file).")
 @click.option("--input-shape", metavar="C,H,W", help="Shape of one sample (default: the zoo model's).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per batch (random input or a --data Dataset).")
-@click.option("--timesteps", "-T", type=click.IntRange(min=1), help="Time steps per sample.")
+@click.option(
+    "--batch-size",
+    type=COUNT,
+    help="Samples per batch (random input or a --data Dataset).",
+)
+@click.option("--timesteps", "-T", type=COUNT, help="Time steps per sample.")
 @click.option("--time-layout", type=click.Choice(TIME_LAYOUTS), help="[T,B,...], [B,T,...] or T single-step calls.")
 @click.option("--step-mode", type=click.Choice(("s", "m")), help="spikingjelly zoo: single- or multi-step.")
 @click.option("--neuron", type=click.Choice(("IF", "LIF", "PLIF")), help="spikingjelly zoo: neuron type.")
 @click.option("--data", metavar="MODULE:FACTORY", help="A function returning a DataLoader or Dataset to profile on.")
-@click.option("--max-batches", type=click.IntRange(min=1), help="Profile at most this many batches of --data.")
+@click.option("--max-batches", type=COUNT, help="Profile at most this many batches of --data.")
 @click.option("--encoding", type=click.Choice(ENCODINGS), help="Present a static input repeated or rate coded.")
 @click.option("--dt", type=float, help="NIR graph: the time step, in the unit of its time constants.")
 @click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
@@ -57,7 +66,13 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--latex-blocks", type=click.IntRange(min=1), metavar="DEPTH", help="LaTeX: one row per block of layers.")
 @click.option("--methods", is_flag=True, help="Print the methods paragraph (the report goes only to --output).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random init and input.")
+@click.option(
+    "--seed",
+    type=SEED,
+    default=0,
+    show_default=True,
+    help="Seed of the random init and input.",
+)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Per-layer energy chart (FILE.png).")
 @quiet_option
 @debug_option
@@ -101,9 +116,16 @@ def profile_command(
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     shape = parse_shape(input_shape)
+    if shape is not None and data is not None:
+        raise SyopsError("--input-shape is not used with --data (the data gives the shape); leave one out")
+    if max_batches is not None and data is None:
+        raise SyopsError("--max-batches limits the batches of --data; without --data there is one batch")
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
-    with warnings.catch_warnings(record=True) as caught:
+    if plot is not None:
+        _plot_directory(plot)  # before the work, as a table printed and then an error would be
+    # What factories and models print goes to stderr: stdout carries the report alone (--format json).
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("always")
         loaded = models.load(
             model_spec,
@@ -138,6 +160,7 @@ def profile_command(
             # batch holds where the layout cannot tell (sinabs' squeezed [B·T, ...]).
             inputs = {"dataloader": loader, "batch_size": None if batched_here else batch_size}
         elif batch_size and batch_size > 1:
+            check_allocation("--batch-size / --input-shape", (batch_size, *shape), torch.float32, target)
             inputs = {"dataloader": [_random_batch(shape, batch_size, encoding, seed)]}
             encoding = encoding or ("direct" if layout else None)
         else:
@@ -190,6 +213,14 @@ def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_block
         "latex": lambda: report.to_latex("block" if latex_blocks else "layer", latex_blocks or 1),
     }
     emit(exports[fmt](), output, quiet)
+
+
+def _plot_directory(plot: Path) -> None:
+    """Create the directory of --plot FILE (as --output does), or fail before any work."""
+    try:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SyopsError(f"--plot {plot}: cannot create its directory: {exc.strerror or exc}") from None
 
 
 def _stderr_is_terminal() -> bool:
@@ -273,7 +304,10 @@ def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt:
         for message in report.notes:
             note(message)
     if uncounted:
-        note(f"no counting rule for {', '.join(uncounted)}; only the torch operations they call are counted")
+        note(
+            f"no counting rule for {', '.join(uncounted)}, which called torch functions syops does not count: "
+            "their arithmetic may be missing"
+        )
     seen = set(report.notes)
     for warning in caught:
         text = str(warning.message).strip()

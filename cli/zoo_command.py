@@ -45,7 +45,10 @@ def zoo_command(
         emit_rich(_listing(), output, quiet)
         return
     resolve_memory(memory)  # a bad memory model fails before any work
-    rows = zoo.select_rows(parse_list(names))
+    wanted = parse_list(names)
+    if wanted is not None and not wanted:
+        raise SyopsError(f"--models {names!r} names no row; give labels or model names, e.g. --models A,B")
+    rows = zoo.select_rows(wanted)
     path = output or DEFAULT_FILE
     existing = None
     if check or output is not None:
@@ -58,6 +61,8 @@ def zoo_command(
             raise SyopsError(f"{path} does not exist; generate it with: syops zoo --output {path}")
     if check:
         zoo.parse_table(existing or "")  # a file without the generated table is an error, before any work
+    elif existing is not None:
+        _refuse_foreign(path, existing)
     cells = []
     for index, row in enumerate(rows, 1):
         started = time.perf_counter()
@@ -81,6 +86,18 @@ def zoo_command(
         emit(zoo.render_document(cells, memory=str(memory)), None)
     else:
         emit(zoo.update_document(existing, cells), output, quiet)
+
+
+def _refuse_foreign(path: Path, existing: str) -> None:
+    """An existing --output file must hold the generated table (both markers, in order): syops then
+    replaces only the table. Any other file is the user's, and is left as it is."""
+    try:
+        zoo.parse_table(existing)
+    except SyopsError:
+        raise SyopsError(
+            f"{path} exists and holds no syops zoo table (the lines {zoo.BEGIN_MARK} and {zoo.END_MARK}); "
+            "refusing to overwrite it: choose another --output, or add those two lines where the table goes"
+        ) from None
 
 
 def _listing() -> Table:

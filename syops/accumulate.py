@@ -224,6 +224,7 @@ class Evaluator:
         return slot
 
     def _local(self, x: Tensor) -> Tensor:
+        x = x.detach()  # counting never takes part in autograd
         return x if x.device == self.device else x.to(self.device)
 
     def _queue_call(self, slot: _Slot) -> int:
@@ -262,8 +263,9 @@ class Evaluator:
         dtype = self.dtype
         flat = torch.cat(pending.cols)
         # A float32 column sum beyond 2**24 may have rounded: noted once for the whole profile.
-        if flat.numel():
-            self._inexact = self._inexact | (flat.amax() >= EXACT_FLOAT32)
+        if flat.numel():  # a non-finite sum is a dense operand's, not a rounded count
+            finite = torch.where(torch.isfinite(flat), flat, 0)
+            self._inexact = self._inexact | (finite.amax() >= EXACT_FLOAT32)
         lengths = [col.numel() for col in pending.cols]
         events = self._segment_sums(flat.to(dtype), lengths)
         synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
@@ -433,7 +435,9 @@ class Evaluator:
         off, col = column_events(output, self.mode, t.neurons, self.scratch)
         # One call's spikes per neuron are at most rows × the largest spike count, exact in float32; calls
         # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
-        slot.spike_map = col if slot.spike_map is None else slot.spike_map.to(self.dtype) + col
+        # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
+        spikes = torch.where(torch.isfinite(col), col, 0)
+        slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
         self._remember(output, off, col, t.neurons)
 
     # -- end of profile ---------------------------------------------------------------------------

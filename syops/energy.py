@@ -94,6 +94,10 @@ def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
             continue
         if key not in _KEYS:
             raise SyopsError(f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ)")
+        if _KEYS[key] in fields:
+            raise SyopsError(f"energy cost {key} is given twice (as {key} and under another name)")
+        if isinstance(value, bool):
+            raise SyopsError(f"energy cost {key}={value!r} is not a number (pJ)")
         try:
             cost = float(value)
         except (TypeError, ValueError):
@@ -104,6 +108,19 @@ def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
     if "e_ac_pj" not in fields or "e_mac_pj" not in fields:
         raise SyopsError("a custom energy model needs both ac and mac costs (pJ), e.g. ac=0.9,mac=4.6")
     return EnergyModel(**fields)
+
+
+def _energy_table(data: dict[str, Any], file: str) -> Mapping[str, Any]:
+    """The costs of a TOML energy file: its top-level keys or its [energy] table, not both."""
+    if "energy" not in data:
+        return data
+    table = data["energy"]
+    if not isinstance(table, dict):
+        raise SyopsError(f"energy model file {file}: 'energy' must be a table ([energy]), got {table!r}")
+    if len(data) > 1:
+        others = ", ".join(sorted(k for k in data if k != "energy"))
+        raise SyopsError(f"energy model file {file} has both an [energy] table and top-level keys ({others}); keep one")
+    return table
 
 
 def resolve_energy(spec: str | Mapping[str, Any] | EnergyModel | Path | None) -> EnergyModel:
@@ -120,18 +137,26 @@ def resolve_energy(spec: str | Mapping[str, Any] | EnergyModel | Path | None) ->
     if isinstance(spec, Path) or text.endswith(".toml"):
         path = Path(text)
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SyopsError(f"energy model file {text} does not exist") from None
+        except UnicodeDecodeError:
+            raise SyopsError(f"energy model file {text} is not UTF-8 text (TOML files are UTF-8)") from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SyopsError(f"energy model file {text} is not valid TOML: {exc}") from None
-        return _from_mapping(data.get("energy", data), path.stem)
+        table = _energy_table(data, text)
+        try:
+            return _from_mapping(table, path.stem)
+        except SyopsError as exc:
+            raise SyopsError(f"energy model file {text}: {exc}") from None
     if "=" in text:
         pairs = {}
         for part in text.split(","):
             key, sep, value = part.partition("=")
             if not sep:
                 raise SyopsError(f"cannot read energy model {text!r}; expected ac=PJ,mac=PJ")
+            if key.strip() in pairs:
+                raise SyopsError(f"energy model {text!r} gives {key.strip()} twice")
             pairs[key.strip()] = value.strip()
         return _from_mapping(pairs, "custom")
     raise SyopsError(f"unknown energy model {text!r}; presets: {', '.join(PRESETS)}, or a .toml file, or ac=PJ,mac=PJ")

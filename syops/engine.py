@@ -19,12 +19,13 @@ from torch.overrides import TorchFunctionMode
 
 from . import frameworks
 from .accumulate import Counts, Evaluator, RowAccumulator
-from .errors import CountingError, SyopsError
+from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
 from .fanout import FanoutCache
 from .inputs import Batch, model_device_dtype
 from .memory import MemoryModel
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
+from .rules.reshape import FREE_OP_NAMES
 from .state import ModelSnapshot
 from .terms import Part
 
@@ -87,6 +88,8 @@ class _OpCounter(TorchFunctionMode):
         except TypeError:  # an unhashable callable
             rule = None
         if rule is None:
+            if session.stack and session.stack[-1].info.kind is None:
+                session.saw_uncounted_op(session.stack[-1].info, func)
             return func(*args, **kwargs)
         owner = session.stack[-1].info if session.stack else session.root
         if rule.phase == "pre":
@@ -130,6 +133,7 @@ class CountingSession:
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
+        self.parameter_sizes: dict[int, int] = {}
 
     # -- attach / detach --------------------------------------------------------------------------
     def __enter__(self) -> CountingSession:
@@ -226,8 +230,6 @@ class CountingSession:
                 row.acc.calls += 1
                 if info.kind == "counted" and info.rule.phase == "pre":
                     self._evaluate(info, row, info.rule, module, args, kwargs, None)
-            elif info.kind is None and self.suppress == 0:
-                self._note_unsupported(info)
             return None
 
         return hook
@@ -263,13 +265,14 @@ class CountingSession:
         owner = next((f for f in reversed(self.stack) if f.info.kind is not None), None)
         return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
 
-    def _note_unsupported(self, info: ModuleInfo) -> None:
-        """A leaf module without a rule: its arithmetic is seen only through the functional ops syops
-        knows. (A module with children is counted through them and through its ops.)"""
-        if next(info.module.children(), None) is not None or info.module is self.model:
+    def saw_uncounted_op(self, info: ModuleInfo, func: Any) -> None:
+        """A torch function with no op rule ran directly in a module without a rule. Unless it is known
+        to do no arithmetic (a reshape, a view, metadata), the module may hold arithmetic syops missed:
+        ``Report.unsupported`` lists its type. (A module whose work is all counted through its children
+        and its ops, or that does nothing, is not listed.)"""
+        if info.type_name in self.unsupported or getattr(func, "__name__", None) in FREE_OP_NAMES:
             return
-        if info.type_name not in self.unsupported:
-            self.unsupported.append(info.type_name)
+        self.unsupported.append(info.type_name)
 
     def _suspend_ops(self) -> None:
         """Leave the op-counting mode while a counted module runs: nothing inside it may be counted as
@@ -318,8 +321,12 @@ class CountingSession:
                     sub = self._row_for_part(info, part)
                     sub.acc.calls += 1
                     self.evaluator.add(sub.acc, part.terms)
+            except UnbatchedInputError as exc:
+                raise UnbatchedInputError(f"{row.type_name} {info.name or '(model)'} {exc}") from None
             except SyopsError:
                 raise
+            except RecursionError:
+                raise  # the forward recursed without end: a forward error, not a counting one
             except Exception as exc:
                 where = info.name or "(model)"
                 detail = f"{type(exc).__name__}: {_first_line(exc)}"
@@ -362,6 +369,9 @@ class CountingSession:
         return output
 
     def _forward_error(self, exc: Exception) -> ForwardError:
+        if isinstance(exc, RecursionError):
+            where = f" (last in {self.stack[-1].info.name or '(model)'})" if self.stack else ""
+            return ForwardError(f"the model's forward pass recursed without end{where}: RecursionError: {exc}")
         if self.stack:
             frame = self.stack[-1]
             where = f"{frame.info.name or '(model)'} ({frame.info.type_name})"
@@ -392,6 +402,8 @@ class CountingSession:
         copy); whether the model input looked like raw integer values counted as events; whether a float32
         column sum may have rounded."""
         rows = list(self.rows.values())
+        # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
+        self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
         extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
         counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
         raw_input = bool(extras[0]) if extras else False

@@ -56,13 +56,14 @@ def column_events(
 
     ``col`` (float32, or float64 for a float64 ``x``; ``[width]``): Σ over rows of |x|. ``off``: a 0-d tensor
     that is zero iff every element of ``x`` is an event count under ``mode`` (integer mode: Σ frac(|x|), a
-    sum of non-negative terms, NaN for NaN or inf; binary mode: Σ |x·(x - 1)|); None when the dtype
+    sum of non-negative terms, NaN for NaN or inf; binary mode: Σ |x·(x - 1)|, NaN or inf for them: a
+    non-finite operand is never an event tensor, and callers drop its NaN sums with ``where``); None when the dtype
     already says so (bool, or integers in integer mode) or when ``mode`` is None (no check wanted).
 
     Per chunk of rows: |x| into a scratch buffer, its column sums, its fractional part in place, the
     sum of that: four kernels, three of them on data still in cache.
     """
-    rows = x.reshape(-1, width)
+    rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
         return None, torch.zeros(width, dtype=torch.float32, device=x.device)
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
@@ -104,6 +105,7 @@ def event_stats(x: Tensor, mode: SpikeMode, fanout: Tensor | float | None = None
     """``(is_event, events, weighted)`` of ``x`` as 0-d tensors: is every element an event count, Σ|x|,
     and Σ|x|·fanout (``fanout``: a number for every element, or a tensor over x's trailing dimensions,
     broadcast over the leading ones)."""
+    x = x.detach()
     acc = accumulator_dtype(x.device)
     width = fanout.numel() if isinstance(fanout, Tensor) else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
     if x.numel() == 0:

@@ -163,6 +163,15 @@ def _reversed_padding(padding: Any, dims: int) -> list[int]:
     return out
 
 
+def _shape_argument(input_shape: Any) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints, or a one-line error."""
+    if isinstance(input_shape, (int, str)) or not isinstance(input_shape, Sequence):
+        raise SyopsError(f"fanout: input_shape must be a tuple of positive ints, got {input_shape!r}")
+    if not input_shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in input_shape):
+        raise SyopsError(f"fanout: input_shape must be a tuple of positive ints, got {tuple(input_shape)!r}")
+    return tuple(int(s) for s in input_shape)
+
+
 class FanoutCache:
     """Fan-out maps (and other shape-derived constants of a rule) of one profiling session, keyed by what
     determines them."""
@@ -205,8 +214,13 @@ def fanout(layer: nn.Module, input_shape: Sequence[int], skip_zero_weights: bool
     ``[in_features]`` counting the non-zero weights leaving each input. For transposed convolutions the
     output size is taken as the smallest one (``output_padding`` of the layer).
     """
-    shape = tuple(int(s) for s in input_shape)
+    shape = _shape_argument(input_shape)
     if isinstance(layer, nn.Linear):
+        if shape[-1:] != (layer.in_features,) or len(shape) > 2:
+            raise SyopsError(
+                f"fanout: Linear(in_features={layer.in_features}) expects an input shape ({layer.in_features},), "
+                f"got {shape}"
+            )
         if skip_zero_weights:
             return (layer.weight.detach() != 0).sum(0).to(torch.float64)
         return float(layer.out_features)
@@ -214,9 +228,10 @@ def fanout(layer: nn.Module, input_shape: Sequence[int], skip_zero_weights: bool
         dims = layer.weight.dim() - 2
         if len(shape) == dims + 2:
             shape = shape[1:]
-        if len(shape) != dims + 1:
+        if len(shape) != dims + 1 or shape[0] != layer.in_channels:
             raise SyopsError(
-                f"fanout: {type(layer).__name__} expects an input shape (C, {', '.join('L' * dims)}), got {shape}"
+                f"fanout: {type(layer).__name__}(in_channels={layer.in_channels}) expects an input shape "
+                f"({layer.in_channels}, {', '.join('L' * dims)}), got {shape}"
             )
         fan = conv_fanout_map(layer.weight, shape, skip_zero_weights=skip_zero_weights, **conv_geometry(layer))
         return fan.expand(shape)

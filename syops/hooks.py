@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from .compat._synops import FanoutMaps, PoolScale, is_synaptic, sample_shape, weighted_events
 from .errors import SyopsError
 from .rules._util import first_tensor
+from .validate import check_positive_number
 
 __all__ = ["register_synops_hooks"]
 
@@ -137,4 +138,5 @@ def register_synops_hooks(model: nn.Module, dt: float | None = None) -> Callable
     """
     if not isinstance(model, nn.Module):
         raise SyopsError(f"register_synops_hooks expects an nn.Module, got {type(model).__name__}")
+    dt = check_positive_number("register_synops_hooks: dt (seconds per time step)", dt, optional=True)
     return _SynopsHooks(model, dt).remove

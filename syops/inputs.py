@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from . import validate
 from .errors import SyopsError
 from .rules._util import first_tensor
 
@@ -100,18 +101,22 @@ class InputPlan:
                 f"input_encoding={input_encoding!r} presents a static input over time steps: give time_layout "
                 "('TB', 'BT' or 'loop') and timesteps too"
             )
-        if timesteps is not None and (not isinstance(timesteps, int) or timesteps < 1):
-            raise SyopsError(f"timesteps must be a positive integer, got {timesteps!r}")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise SyopsError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
-            raise SyopsError(f"max_batches must be a positive integer, got {max_batches!r}")
-        if time_layout is not None and timesteps is None:
-            timesteps = None if input_res is None and input_encoding is None else 1
+        validate.check_int("timesteps", timesteps)
+        validate.check_int("batch_size", batch_size)
+        validate.check_int("max_batches", max_batches)
         if input_res is not None and not isinstance(input_res, (tuple, list, torch.Size)):
             raise SyopsError(f"input_res must be a tuple of ints (one sample's shape), got {input_res!r}")
-        if input_res is not None and not all(isinstance(s, int) and s > 0 for s in input_res):
+        if input_res is not None and not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s < validate.SIZE_LIMIT for s in input_res
+        ):
             raise SyopsError(f"input_res must hold positive integers, got {tuple(input_res)!r}")
+        if time_layout is not None and timesteps is None:
+            timesteps = None if input_res is None and input_encoding is None else 1
+        # Without a layout, nothing says which dimension holds the samples of a time-stepped input
+        # ([T, B, ...] for a net looping inside forward would count T samples): batch_size must say it,
+        # or the model's sinabs Squeeze layers (checked per batch).
+        self.needs_sample_count = timesteps is not None and time_layout is None and batch_size is None
+        self.squeeze_layers = [m for m in model.modules() if _is_squeeze_layer(m)]
 
         self.device, self.dtype = model_device_dtype(model)
         self.input_res = tuple(input_res) if input_res is not None else None
@@ -125,15 +130,17 @@ class InputPlan:
         self.encoding = input_encoding
         self.generator = torch.Generator().manual_seed(seed)
         self.allow_empty = False  # a distributed rank's shard may be empty
+        if self.input_res is not None and input_constructor is None:
+            steps = (self.timesteps or 1) if self.time_layout is not None else 1  # encoded over T steps
+            validate.check_allocation("input_res", (steps, 1, *self.input_res), self.dtype, self.device)
 
     # -- public -----------------------------------------------------------------------------------
     @property
     def total_batches(self) -> int | None:
         if self.dataloader is None:
             return 1
-        try:
-            n = len(self.dataloader)  # type: ignore[arg-type]
-        except TypeError:
+        n = validate.dataloader_length(self.dataloader)
+        if n is None:
             return self.max_batches
         return min(n, self.max_batches) if self.max_batches else n
 
@@ -180,6 +187,7 @@ class InputPlan:
         return seq.transpose(0, 1).contiguous() if self.time_layout == "BT" else seq
 
     def _prepare(self, value: Any, *, static: bool) -> Batch:
+        validate.check_no_complex(value)
         if isinstance(value, Mapping):
             args: tuple = ()
             kwargs: dict = dict(value)
@@ -224,11 +232,42 @@ class InputPlan:
         if primary.dim() <= dim:
             return (self.batch_size or 1), list(primary.shape)
         shape = list(primary.shape)
-        samples = self.batch_size or shape[dim]
+        samples = self._sample_count(shape, dim)
         if self.input_res is not None:
             return samples, list(self.input_res)
         del shape[dim]
         return samples, shape
+
+    def _sample_count(self, shape: list[int], dim: int) -> int:
+        """The samples in a batch of ``shape``: its batch dimension, or ``batch_size`` where that is
+        consistent with the shape (and with the model's sinabs Squeeze layers)."""
+        rows = shape[dim]
+        squeezed = _squeeze_batch(self.squeeze_layers, shape[0]) if self.time_layout is None else None
+        given = self.batch_size
+        if given is not None and squeezed is not None and given != squeezed:
+            raise SyopsError(
+                f"batch_size={given} contradicts the model's sinabs Squeeze layers, which split the "
+                f"{shape[0]} input rows into {squeezed} samples"
+            )
+        if given is None and squeezed is not None:
+            return squeezed
+        if given is None:
+            if self.needs_sample_count:
+                raise SyopsError(
+                    f"timesteps={self.timesteps} without time_layout leaves the sample dimension of the input "
+                    f"{shape} unknown: give time_layout='TB' ([T, B, ...], also for a net that loops over time "
+                    "inside forward), 'BT' or 'loop', or batch_size=B (a model that repeats its input over "
+                    "the time steps itself)"
+                )
+            return rows
+        time_first = self.time_layout is None and len(shape) > 1 and shape[1] == given
+        if rows % given and not time_first:
+            where = "the batch dimension" if self.time_layout else "the leading dimension"
+            raise SyopsError(
+                f"batch_size={given} does not divide {where} of the input ({rows} rows, shape {shape}): "
+                "it must be the number of samples the rows hold"
+            )
+        return given
 
     def _loop_steps(self, args: tuple, kwargs: dict) -> list[tuple[tuple, dict]]:
         primary = args[0] if args and isinstance(args[0], Tensor) else None
@@ -259,3 +298,23 @@ def describe_inputs(plan: InputPlan) -> dict[str, Any]:
     if kind == "dataloader":
         described["max_batches"] = plan.max_batches
     return described
+
+
+def _is_squeeze_layer(module: nn.Module) -> bool:
+    """A sinabs ``*Squeeze`` layer (by its SqueezeMixin interface; sinabs is not imported here)."""
+    return hasattr(module, "squeeze_forward") and hasattr(module, "num_timesteps") and hasattr(module, "batch_size")
+
+
+def _squeeze_batch(layers: list[nn.Module], rows: int) -> int | None:
+    """The samples a squeezed [B·T, ...] input of ``rows`` rows holds, as the model's Squeeze layers
+    split it (their ``batch_size``, else rows / ``num_timesteps``); None without such layers."""
+    found: set[int] = set()
+    for layer in layers:
+        batch, steps = int(layer.batch_size or -1), int(layer.num_timesteps or -1)
+        if batch > 0:
+            found.add(batch)
+        elif steps > 0 and rows % steps == 0:
+            found.add(rows // steps)
+    if len(found) > 1:
+        raise SyopsError(f"the model's sinabs Squeeze layers disagree on the samples per batch: {sorted(found)}")
+    return found.pop() if found else None

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed, neurobench, nir
+from . import distributed, neurobench, nir, validate
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row
@@ -76,7 +76,9 @@ def profile(
     [T, B, ...], "BT" for [B, T, ...], "loop" to call a single-step model T times) say how a sample is
     presented; a random or ``input_encoding``-encoded static input is repeated ("direct") or rate coded
     ("poisson") over T. The number of samples comes from the batch dimension unless ``batch_size``
-    gives it (squeezed [B·T, ...] inputs).
+    gives it (squeezed [B·T, ...] inputs, or a model repeating a [B, ...] input over T inside forward);
+    ``timesteps`` without ``time_layout`` needs ``batch_size`` (or sinabs Squeeze layers that declare it).
+    Inputs need a batch dimension: an unbatched call of a Linear or ConvNd is refused.
 
     ``spike_mode``: "integer" (every integer-valued tensor is events) or "binary" (only {0, 1}).
     ``energy``: the compute cost model (a preset, a dict, a TOML file). ``memory``: the memory model that
@@ -85,7 +87,9 @@ def profile(
     unset with a device preset whose measured costs include its memories (loihi), it is "none".
     ``custom_rules`` maps module classes to rules (``syops.rules.Rule`` or a function
     ``rule(module, args, kwargs, output, ctx) -> terms``); ``ignore_modules`` lists classes not to count.
-    The model comes back unchanged: mode, hooks, attributes, buffers and neuron state.
+    The model comes back unchanged, also when its forward raises: mode, class, attributes, hooks,
+    buffers, neuron state and parameter values (see ``syops.state`` for what is and is not restored).
+    Bad arguments raise a one-line ``SyopsError`` naming the argument, before the model runs.
 
     ``model`` may also be a NIR graph (a ``nir.NIRGraph`` or a ``.nir`` path), run as ``[T, B, ...]`` by
     syops.nir with time step ``dt`` (required when a node has a time constant).
@@ -97,13 +101,13 @@ def profile(
         )
     elif dt is not None:
         raise SyopsError("dt applies to a NIR graph (a nir.NIRGraph or a .nir file), not to a torch module")
-    if not isinstance(model, nn.Module):
-        raise SyopsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if spike_mode not in SPIKE_MODES:
+    validate.check_model(model)
+    if not isinstance(spike_mode, str) or spike_mode not in SPIKE_MODES:
         raise SyopsError(f"unknown spike mode {spike_mode!r}; expected one of {', '.join(SPIKE_MODES)}")
-    ignore = tuple(ignore_modules)
-    if not all(isinstance(t, type) for t in ignore):
-        raise SyopsError("ignore_modules must hold module classes, e.g. [torch.nn.BatchNorm2d]")
+    ignore = validate.check_ignore_modules(ignore_modules)
+    custom_rules = validate.check_custom_rules(custom_rules)
+    validate.check_seed(seed)
+    validate.check_dataloader(dataloader)
     energy_model = resolve_energy(energy)
     memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
     plan = InputPlan(
@@ -119,7 +123,7 @@ def profile(
         input_encoding=input_encoding,
         seed=seed,
     )
-    rules = {cls: _as_rule(rule) for cls, rule in (custom_rules or {}).items()}
+    rules = {cls: _as_rule(rule) for cls, rule in custom_rules.items()}
     samples = 0
     sample_shape: list[int] = []
     session = CountingSession(
@@ -237,7 +241,14 @@ def _progress(enabled: bool, total: int | None):
     return _Bar()
 
 
-def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str, int]]:
+def _size(p: nn.Parameter, sizes: dict[int, int]) -> int:
+    """A parameter's size as it was when the model ran (a lazy one that never ran has none)."""
+    if id(p) in sizes:
+        return sizes[id(p)]
+    return 0 if isinstance(p, nn.parameter.UninitializedTensorMixin) else p.numel()
+
+
+def _params_by_row(rows: list[Row], sizes: dict[int, int]) -> tuple[dict[int, int], set[int], dict[str, int]]:
     """Parameters of the modules that have rows, each parameter counted once (by the outermost counted,
     ignored or zero-cost module holding it). Returns params per row index, the ids of the parameters
     assigned, and the first row index of every name."""
@@ -259,7 +270,7 @@ def _params_by_row(rows: list[Row]) -> tuple[dict[int, int], set[int], dict[str,
             for p in row.info.module.parameters(recurse=not own_only):
                 if id(p) not in assigned:
                     assigned.add(id(p))
-                    total += p.numel()
+                    total += _size(p, sizes)
             by_row[index] = total
     return by_row, assigned, first_row_of
 
@@ -282,7 +293,8 @@ def build_report(
         raise SyopsError("no samples were profiled")
     rows = [row for row, _ in results]
     counts = [c for _, c in results]
-    params, assigned, first_row_of = _params_by_row(rows)
+    sizes = session.parameter_sizes
+    params, assigned, first_row_of = _params_by_row(rows, sizes)
 
     # Counted modules that never ran still own their parameters (a dead branch, an unused head).
     has_row = {(row.name, row.type_name) for row in rows if not row.is_op}
@@ -298,7 +310,7 @@ def build_report(
         for p in info.module.parameters():
             if id(p) not in assigned:
                 assigned.add(id(p))
-                params[index] += p.numel()
+                params[index] += _size(p, sizes)
     # Parameters outside every counted module belong to the module that holds them.
     for info in session.infos.values():
         own = [p for p in info.module.parameters(recurse=False) if id(p) not in assigned]
@@ -312,7 +324,7 @@ def build_report(
             first_row_of[info.name] = index
         for p in own:
             assigned.add(id(p))
-            params[index] = params.get(index, 0) + p.numel()
+            params[index] = params.get(index, 0) + _size(p, sizes)
 
     layers: list[LayerStats] = []
     for index, (row, c) in enumerate(zip(rows, counts, strict=True)):

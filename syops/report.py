@@ -143,7 +143,8 @@ class Report:
     memory_model: MemoryModel | None = None  # None: compute energy only (memory="none")
     count_neuron_updates: bool = True
     notes: list[str] = field(default_factory=list)
-    # Leaf module types without a counting rule: only the torch ops they call are counted.
+    # Module types without a counting rule that called a torch function with no op rule (and not a known
+    # reshape / view / metadata call): syops may have missed arithmetic there.
     unsupported: list[str] = field(default_factory=list)
     syops_version: str = __version__
     per_timestep_view: bool = False
@@ -242,7 +243,14 @@ class Report:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Strict JSON: a non-finite number (NaN, ±inf) is written as null, and a note names its fields."""
+        data, non_finite = _finite(self.to_dict(), "")
+        if non_finite:
+            shown = ", ".join(non_finite[:5]) + (f" and {len(non_finite) - 5} more" if len(non_finite) > 5 else "")
+            message = f"non-finite values written as null in the JSON report: {shown}"
+            if message not in self.notes:
+                self.notes.append(message)
+        return json.dumps(data, indent=indent, allow_nan=False)
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
@@ -386,3 +394,19 @@ class Report:
 
     def __rich__(self) -> Group:
         return Group(self.table(), self.summary_text())
+
+
+def _finite(value: Any, path: str) -> tuple[Any, list[str]]:
+    """``value`` with every non-finite float replaced by None, and the paths of those replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, [path or "(value)"]
+    if isinstance(value, dict):
+        out, bad = {}, []
+        for key, item in value.items():
+            out[key], found = _finite(item, f"{path}.{key}" if path else str(key))
+            bad += found
+        return out, bad
+    if isinstance(value, (list, tuple)):
+        items = [_finite(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [item for item, _ in items], [p for _, found in items for p in found]
+    return value, []

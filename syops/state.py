@@ -1,8 +1,17 @@
 """Snapshot and restore of a model, so it comes back from profiling exactly as it went in.
 
-Per module: the attribute dictionary (training flag, anything a forward pass sets or replaces), the
-contents of its parameter / buffer / submodule / spiking-memory dictionaries, and the values of its
-buffers and tensor-valued state (a neuron's membrane potential), which a forward may change in place.
+Restored, per module: its class (a lazy module that materialised becomes lazy again); the attribute
+dictionary (training flag, anything a forward pass sets or replaces); the contents of its parameter,
+buffer, submodule, hook and spiking-memory dictionaries, and of list / dict / set attributes (a shallow
+copy: the items themselves are the objects that were there); the values of its buffers and
+tensor-valued state (a neuron's membrane potential, kept as a copy, written back when its version
+counter moved); the values, shapes and ``requires_grad`` of its parameters (a copy of every parameter
+is kept while profiling, since a write through ``.data`` moves no version counter: written back when it
+differs), and a lazy module's uninitialised parameters.
+
+Not restored: objects outside the model (globals, files, other modules a forward reaches), the inside
+of other objects an attribute holds (a tensor in a dict in a list, a custom object's fields), a
+parameter's ``.grad``, and anything written to a tensor that refuses writes (inference-mode tensors).
 """
 
 from __future__ import annotations
@@ -17,16 +26,45 @@ from torch import Tensor, nn
 
 # Mapping attributes whose *contents* a forward pass may change (spikingjelly keeps neuron state in
 # ``_memories``; snnTorch and sinabs in buffers or plain attributes).
-_MAPPINGS = ("_parameters", "_buffers", "_modules", "_memories", "_memories_rv", "_non_persistent_buffers_set")
+_MAPPINGS = (
+    "_parameters",
+    "_buffers",
+    "_modules",
+    "_memories",
+    "_memories_rv",
+    "_non_persistent_buffers_set",
+    # hooks: a lazy module removes its initialisation hooks when it materialises
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_state_dict_pre_hooks",
+    "_state_dict_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+# Containers held as plain attributes whose contents a forward may change (a list of recorded spikes).
+_CONTAINERS = (list, dict, set)
+
+
+@dataclass
+class _ParameterSnapshot:
+    parameter: nn.Parameter
+    cls: type
+    data: Tensor  # a copy of the values; for an uninitialised parameter its (empty) data itself
+    requires_grad: bool
 
 
 @dataclass
 class _ModuleSnapshot:
+    cls: type
     attributes: dict
     mappings: dict[str, object] = field(default_factory=dict)
     # (tensor, copy, version, requires_grad of a leaf: a forward may flip it, as Norse's IAFCell does on its
     # v_reset; None for a tensor computed with grad, which a reset may detach in place, as sinabs' does)
     tensors: list[tuple[Tensor, Tensor, int, bool | None]] = field(default_factory=list)
+    parameters: list[_ParameterSnapshot] = field(default_factory=list)
 
 
 # Attribute values that cannot hold a tensor: skipped without a closer look (most of a module's __dict__).
@@ -55,22 +93,22 @@ class ModelSnapshot:
         self._snaps: list[tuple[nn.Module, _ModuleSnapshot]] = []
         with torch.no_grad():
             for module in model.modules():
-                snap = _ModuleSnapshot(attributes=dict(module.__dict__))
-                for name in _MAPPINGS:
-                    value = module.__dict__.get(name)
-                    if isinstance(value, dict):
-                        snap.mappings[name] = dict(value)
-                    elif isinstance(value, set):
-                        snap.mappings[name] = set(value)
+                snap = _ModuleSnapshot(cls=type(module), attributes=dict(module.__dict__))
+                for name, value in module.__dict__.items():
+                    if name in _MAPPINGS or type(value) in _CONTAINERS:
+                        snap.mappings[name] = value.copy()
                 snap.tensors = [
                     (t, t.detach().clone(), t._version, t.requires_grad if t.is_leaf else None)
                     for t in _state_tensors(module)
                 ]
+                snap.parameters = [_parameter_snapshot(p) for p in module._parameters.values() if p is not None]
                 self._snaps.append((module, snap))
 
     def restore(self) -> None:
         with torch.no_grad():
             for module, snap in self._snaps:
+                if type(module) is not snap.cls:
+                    module.__class__ = snap.cls
                 current = module.__dict__
                 if not _same_contents(current, snap.attributes):
                     for name in [k for k in current if k not in snap.attributes]:
@@ -82,7 +120,12 @@ class ModelSnapshot:
                     target = current[name]
                     if not _same_contents(target, contents):
                         target.clear()
-                        target.update(contents)
+                        if isinstance(target, list):
+                            target.extend(contents)
+                        else:
+                            target.update(contents)
+                for saved in snap.parameters:
+                    _restore_parameter(saved)
                 for tensor, saved, version, requires_grad in snap.tensors:
                     if requires_grad is not None and tensor.requires_grad != requires_grad and tensor.is_leaf:
                         with contextlib.suppress(RuntimeError):  # an inference-mode tensor
@@ -97,11 +140,35 @@ class ModelSnapshot:
 _MISSING = object()
 
 
-def _same_contents(current: dict | set, saved: dict | set) -> bool:
+def _parameter_snapshot(p: nn.Parameter) -> _ParameterSnapshot:
+    if isinstance(p, nn.parameter.UninitializedTensorMixin):
+        return _ParameterSnapshot(p, type(p), p.data, p.requires_grad)
+    return _ParameterSnapshot(p, type(p), p.detach().clone(), p.requires_grad)
+
+
+def _restore_parameter(saved: _ParameterSnapshot) -> None:
+    p = saved.parameter
+    if type(p) is not saved.cls:  # a lazy parameter materialised (or any parameter's class changed)
+        p.data = saved.data
+        p.__class__ = saved.cls
+    elif isinstance(p, nn.parameter.UninitializedTensorMixin):
+        pass
+    elif p.shape != saved.data.shape or p.dtype != saved.data.dtype or p.device != saved.data.device:
+        p.data = saved.data
+    elif not torch.equal(p.detach(), saved.data):
+        with contextlib.suppress(RuntimeError):  # an inference-mode parameter refuses writes
+            p.copy_(saved.data)
+    if p.requires_grad != saved.requires_grad:
+        p.requires_grad_(saved.requires_grad)
+
+
+def _same_contents(current: dict | set | list, saved: dict | set | list) -> bool:
     """The same keys holding the same objects (compared in C, in insertion order; a reordered but
     unchanged mapping reads as changed and is simply rewritten)."""
     if len(current) != len(saved):
         return False
     if isinstance(saved, set):
         return current == saved
+    if isinstance(saved, list):
+        return all(map(is_, current, saved))
     return all(map(is_, current, saved)) and all(map(is_, current.values(), saved.values()))

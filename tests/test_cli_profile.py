@@ -421,10 +421,11 @@ def test_errors_are_one_line(tmp_path, monkeypatch, args, expected):
 
 
 def test_debug_shows_the_exception():
-    result = invoke("--debug", "profile", "resnt18")
-    assert isinstance(result.exception, syops.SyopsError) and result.exit_code == 1
-    result = invoke("profile", "resnt18", "--debug")
-    assert isinstance(result.exception, syops.SyopsError)
+    # the traceback, and the exit status of an input error (2), not 1 (a finding)
+    for args in (("--debug", "profile", "resnt18"), ("profile", "resnt18", "--debug")):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert "Traceback" in result.stderr and "SyopsError: unknown model" in result.stderr
 
 
 def test_cuda_absent_is_an_input_error():

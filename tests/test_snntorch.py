@@ -45,7 +45,8 @@ class LoopNet(nn.Module):
 def test_time_loop_inside_forward_matches_brute_force():
     net = LoopNet().eval()
     x = torch.rand(B, 10, generator=torch.Generator().manual_seed(1)) * 2
-    report = syops.profile(net, inputs=x, timesteps=T)
+    # the same frame every step: the samples are the batch dimension, which batch_size names
+    report = syops.profile(net, inputs=x, timesteps=T, batch_size=B)
     assert report.samples == B and report.timesteps == T
     assert report.layer("lif1").calls == T and report.layer("fc2").calls == T
     ref = Reference(net, {snn.Leaky: True, snn.Synaptic: True, snn.Lapicque: True})

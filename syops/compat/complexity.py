@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import SyopsError
 from ..profiler import profile
 from ..report import Report
-from ..rules import Rule
+from ..rules import Rule, find_module_rule
 from ..terms import Fixed
 from ..units import params_to_string, syops_to_string
 
@@ -80,7 +80,7 @@ def get_model_complexity_info(
         report = profile(model, input_res, ignore_modules=ignore_modules, custom_rules=rules)
 
     if verbose:
-        for type_name in report.unsupported:
+        for type_name in _without_rules(model, ignore_modules, rules):
             print(f"Warning: module {type_name} is treated as a zero-op.", file=ost)
     totals = report.totals
     rate = report.mean_spike_rate
@@ -154,3 +154,19 @@ def print_model_with_syops(
         return out
 
     print("\n".join(lines(model, "", "", "")), file=ost)
+
+
+def _without_rules(model: nn.Module, ignore_modules: Any, rules: dict) -> list[str]:
+    """syops-counter's verbose warning lists every leaf module type it has no hook for (whatever the
+    module does; ``Report.unsupported`` is narrower: only those whose arithmetic syops may have missed)."""
+    from .. import frameworks
+
+    frameworks.adapters_for(model)
+    ignored = tuple(ignore_modules or ())
+    names: list[str] = []
+    for module in model.modules():
+        if next(module.children(), None) is not None or module is model or isinstance(module, ignored):
+            continue
+        if find_module_rule(module, rules or None) is None and type(module).__name__ not in names:
+            names.append(type(module).__name__)
+    return names

@@ -26,6 +26,7 @@ from ..layers import NeuromorphicReLU
 from ..rules import RuleContext
 from ..rules._util import first_tensor
 from ..terms import Neuron
+from ..validate import check_positive_number
 from ._layout import neuron_layout
 from ._synops import FanoutMaps, PoolScale, column_sums, is_synaptic, weighted_events
 
@@ -103,7 +104,7 @@ class SNNAnalyzer:
         if not isinstance(model, nn.Module):
             raise SyopsError(f"SNNAnalyzer expects an nn.Module, got {type(model).__name__}")
         self.model = model
-        self.dt = dt
+        self.dt = check_positive_number("SNNAnalyzer: dt (milliseconds per time step)", dt)
         self.handles: list[Any] = []
         self._maps = FanoutMaps()
         self._scale = PoolScale()
@@ -313,6 +314,10 @@ class SynOpCounter:
 
     def __init__(self, modules: Iterable[nn.Module], sum_activations: bool = True) -> None:
         relus = neuromorphic_relu_types()
+        if isinstance(modules, nn.Module) or not isinstance(modules, Iterable):
+            raise SyopsError(
+                f"SynOpCounter expects an iterable of modules (model.modules()), got {type(modules).__name__}"
+            )
         self.modules = [m for m in modules if isinstance(m, relus) and m.fanout > 0]
         if not self.modules:
             raise SyopsError("SynOpCounter: no NeuromorphicReLU with fanout > 0 among the modules given")

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ..errors import CountingError
+from ..errors import CountingError, UnbatchedInputError
 
 
 def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
@@ -44,3 +44,14 @@ def first_tensor(value: Any) -> Tensor | None:
             if found is not None:
                 return found
     return None
+
+
+def refuse_unbatched(x: Tensor, batched_dims: int, expected: str) -> None:
+    """A layer that takes ``batched_dims``-D batches and got one dimension fewer: torch runs it as one
+    unbatched sample, but the model input's leading dimension (which syops counts samples by) is then
+    a feature or a channel. Refused rather than counted per a wrong number of samples."""
+    if x.dim() == batched_dims - 1:
+        raise UnbatchedInputError(
+            f"got an unbatched input of shape {list(x.shape)} (expected {expected}); give the model inputs "
+            "with a batch dimension first (x.unsqueeze(0) for one sample)"
+        )

@@ -50,6 +50,9 @@ ACTIVATION_FUNCTIONS = (
     + [(torch, n) for n in ("relu", "relu_", "sigmoid", "tanh", "softmax", "log_softmax", "selu", "celu")]
     + [(torch.Tensor, n) for n in ("relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "softmax")]
     + [(torch.Tensor, "log_softmax")]
+    # clamping is a comparison per element, as hardtanh
+    + [(torch, n) for n in ("clamp", "clamp_", "clip", "clip_")]
+    + [(torch.Tensor, n) for n in ("clamp", "clamp_", "clip", "clip_")]
 )
 
 

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..fanout import conv_fanout_map, conv_geometry
 from ..terms import Synaptic
-from ._util import arg, prod, tensor_arg
+from ._util import arg, prod, refuse_unbatched, tensor_arg
 from .registry import RuleContext, module_rule, op_rule
 
 
@@ -104,6 +104,8 @@ def conv_term(
 )
 def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
     x = tensor_arg(args, kwargs)
+    dims = m.weight.dim() - 2
+    refuse_unbatched(x, dims + 2, {1: "[B, C, L]", 2: "[B, C, H, W]", 3: "[B, C, D, H, W]"}[dims])
 
     def constants() -> tuple:
         geometry = conv_geometry(m)

@@ -1,7 +1,7 @@
 """Fully connected layers: Linear (module and F.linear) and Bilinear.
 
-Linear: in_features MACs per output element, plus one per output element for a bias (ptflops counts
-the bias once per call instead; the two agree at batch size 1). An input event reaches out_features
+Linear: in_features MACs per output element, plus one per output element for a bias (as ptflops
+0.7.5 counts it). An input event reaches out_features
 synapses, or with ``skip_zero_weights`` the number of non-zero weights in its column.
 
 Bilinear: y_o = x1ᵀ A_o x2 + b_o costs in1·in2 MACs per output element. An event in x1 alone does not
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..terms import Product, Synaptic
-from ._util import arg, tensor_arg
+from ._util import arg, refuse_unbatched, tensor_arg
 from .registry import RuleContext, module_rule, op_rule
 
 
@@ -47,7 +47,9 @@ def linear_term(x: Tensor, out: Tensor, weight: Tensor, has_bias: bool, ctx: Rul
 
 @module_rule(nn.Linear, family="synaptic")
 def linear_module(m: nn.Linear, args, kwargs, out, ctx):
-    return [linear_term(tensor_arg(args, kwargs), out, m.weight, m.bias is not None, ctx)]
+    x = tensor_arg(args, kwargs)
+    refuse_unbatched(x, 2, "[B, ..., in_features]")
+    return [linear_term(x, out, m.weight, m.bias is not None, ctx)]
 
 
 @op_rule(F.linear, name="linear")
