@@ -79,7 +79,7 @@ class StaticFigures:
     profile runs), its Linear / Conv layers with the input shapes they saw, the weights of its
     connection sparsity (read when asked, and refused if they changed since), and how it counted."""
 
-    footprint_bytes: int
+    footprint_bytes: int | None  # None: a lazy module, its parameters not materialised when profiled
     connections: tuple[Connection, ...]
     sparsity_tensors: tuple[torch.Tensor, ...]
     recurrent: tuple[str, ...]  # recurrent layers and cells: NeuroBench's counts of them are not mapped
@@ -96,7 +96,8 @@ class StaticFigures:
 
 
 def _versions(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int], ...]:
-    return tuple((t._version, t.data_ptr()) for t in tensors)
+    # a lazy parameter has no storage yet (its figures are refused anyway, see neurobench_metrics)
+    return tuple((t._version, -1 if nn.parameter.is_lazy(t) else t.data_ptr()) for t in tensors)
 
 
 def _connection_layers(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
@@ -149,9 +150,13 @@ def _zeros_and_total(tensors: Iterable[torch.Tensor]) -> tuple[int, int]:
     return total - sum(int(t.count_nonzero()) for t in tensors), total
 
 
-def footprint_bytes(model: nn.Module) -> int:
-    """Bytes of the model's parameters and buffers (each counted once), as they are now."""
-    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+def footprint_bytes(model: nn.Module) -> int | None:
+    """Bytes of the model's parameters and buffers (each counted once), as they are now; None while a
+    lazy module's parameters are not yet materialised (their size is not known)."""
+    tensors = (*model.parameters(), *model.buffers())
+    if any(nn.parameter.is_lazy(t) for t in tensors):
+        return None
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def _per_image_ops(layer: nn.Module, image_shape: tuple[int, ...], skip_zero: bool) -> float:
@@ -225,6 +230,11 @@ def neurobench_metrics(report: Report) -> dict[str, Any]:
         )
     if report.per_timestep_view:
         raise SyopsError("NeuroBench's metrics are per sample: call neurobench() on the report, not its per_timestep()")
+    if figures.footprint_bytes is None:
+        raise SyopsError(
+            "the model had lazy (uninitialised) parameters when it was profiled, so its footprint is unknown: "
+            "run it once on a batch before profiling for NeuroBench's metrics"
+        )
     if not figures.weights_unchanged():
         raise SyopsError("the model's weights changed since it was profiled; profile it again for NeuroBench's metrics")
     rows = {(layer.name, layer.type): layer for layer in report.layers}

@@ -329,3 +329,11 @@ def test_digits_zeros_are_macs_to_syops_and_skipped_by_neurobench():
     lit_pixels = brute_force_conv_synops(conv, x.ne(0).float()) * T
     assert ops["Effective_MACs"] == pytest.approx(every_pixel) and nb_ops["Effective_MACs"] == pytest.approx(lit_pixels)
     assert lit_pixels < 0.75 * every_pixel
+
+
+def test_a_lazy_model_has_no_footprint_to_report():
+    model = nn.Sequential(nn.LazyLinear(4))
+    report = syops.profile(model, (3,))
+    assert report.layer("0").params == 16  # counted once materialised; the model comes back lazy
+    with pytest.raises(syops.SyopsError, match="lazy"):
+        report.neurobench()
