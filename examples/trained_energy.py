@@ -63,12 +63,15 @@ def comparison(trained: syops.Report, untrained: syops.Report) -> list[str]:
     a, b = untrained.totals, trained.totals
     for key, label in (("synops", "synops"), ("acs", "ACs"), ("macs", "MACs")):
         row(label, a[key], b[key])
-    row(f"energy (nJ, {trained.energy_model.name})", 1e6 * a["energy_mj"], 1e6 * b["energy_mj"], "{:,.2f}")
+    memory = trained.memory_model.name if trained.memory_model is not None else "no memory model"
+    for key, label in (
+        ("compute_energy_mj", f"compute (nJ, {trained.energy_model.name})"),
+        ("memory_energy_mj", f"memory (nJ, {memory})"),
+        ("energy_mj", "energy (nJ)"),
+    ):
+        row(label, 1e6 * a[key], 1e6 * b[key], "{:,.2f}")
     row(
-        "energy / ANN-equivalent",
-        a["energy_mj"] / untrained.ann_energy_mj,
-        b["energy_mj"] / trained.ann_energy_mj,
-        "{:.3f}",
+        "energy / the ANN, run once", a["energy_mj"] / a["ann_energy_mj"], b["energy_mj"] / b["ann_energy_mj"], "{:.3f}"
     )
     return lines
 

@@ -33,7 +33,7 @@ def test_example_trains_saves_and_compares(example, tmp_path, capsys):
     out = capsys.readouterr().out
     ckpt = tmp_path / "digits_scnn.pt"
     assert ckpt.exists() and f"syops profile {ckpt} --arch digits_scnn" in out
-    assert "random init" in out and "firing rate 1 (LIFNode)" in out and "energy (nJ, 45nm-fp32)" in out
+    assert "random init" in out and "firing rate 1 (LIFNode)" in out and "compute (nJ, 45nm-fp32)" in out
 
     # The command line's profile of the checkpoint is the example's, figure for figure.
     args = ["profile", str(ckpt), "--arch", "digits_scnn", "--data", "syops.models.digits:held_out_digits"]
