@@ -16,13 +16,13 @@ Presets and their sources:
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SyopsError
+from .tomlfile import read_toml
 
 
 @dataclass(frozen=True)
@@ -136,14 +136,7 @@ def resolve_energy(spec: str | Mapping[str, Any] | EnergyModel | Path | None) ->
         return PRESETS[text]
     if isinstance(spec, Path) or text.endswith(".toml"):
         path = Path(text)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SyopsError(f"energy model file {text} does not exist") from None
-        except UnicodeDecodeError:
-            raise SyopsError(f"energy model file {text} is not UTF-8 text (TOML files are UTF-8)") from None
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SyopsError(f"energy model file {text} is not valid TOML: {exc}") from None
+        data = read_toml(path, "energy model file")
         table = _energy_table(data, text)
         try:
             return _from_mapping(table, path.stem)

@@ -17,13 +17,13 @@ The counting of accesses is in ``syops.traffic``; this module only prices them.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import SyopsError
+from .tomlfile import read_toml
 
 DenseReuse = Literal["ideal", "none"]
 DENSE_REUSE: tuple[str, ...] = ("ideal", "none")
@@ -128,12 +128,7 @@ def resolve_memory(spec: str | Mapping[str, Any] | MemoryModel | Path | None) ->
         return MEMORY_PRESETS[text]
     if isinstance(spec, Path) or text.endswith(".toml"):
         path = Path(text)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SyopsError(f"memory model file {text} does not exist") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SyopsError(f"memory model file {text} is not valid UTF-8 TOML: {exc}") from None
+        data = read_toml(path, "memory model file")
         table = data.get("memory", data)
         if not isinstance(table, Mapping):
             raise SyopsError(f"memory model file {text}: [memory] must be a table of bits, dense_reuse, ...")
