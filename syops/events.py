@@ -50,8 +50,8 @@ class Scratch:
 
 
 def column_events(
-    x: Tensor, mode: SpikeMode | None, width: int, scratch: Scratch | None = None
-) -> tuple[Tensor | None, Tensor]:
+    x: Tensor, mode: SpikeMode | None, width: int, scratch: Scratch | None = None, early: bool = False
+) -> tuple[Tensor | None, Tensor | None]:
     """``(off, col)`` for ``x`` viewed as ``[rows, width]``.
 
     ``col`` (float32, or float64 for a float64 ``x``; ``[width]``): Σ over rows of |x|. ``off``: a 0-d tensor
@@ -62,6 +62,11 @@ def column_events(
 
     Per chunk of rows: |x| into a scratch buffer, its column sums, its fractional part in place, the
     sum of that: four kernels, three of them on data still in cache.
+
+    ``early`` (a CPU, where reading a flag back costs nothing): each chunk is checked before its column
+    sums are taken, and the first chunk that is not all event counts ends the read: ``(off, None)``, with
+    ``off`` that chunk's non-zero (or NaN) check. A sum of non-negative terms is non-zero as soon as one
+    chunk's is, so ``off == 0`` decides the same; a dense operand's column sums are never needed.
     """
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
@@ -69,12 +74,15 @@ def column_events(
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
+    chunk = _early_chunk_events if early and check is not None else _chunk_events
     if rows.shape[0] <= step:  # one chunk (most layer inputs)
-        return _chunk_events(rows, check, scratch)
+        return chunk(rows, check, scratch)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
     for r0 in range(0, rows.shape[0], step):
-        off, col = _chunk_events(rows[r0 : r0 + step], check, scratch)
+        off, col = chunk(rows[r0 : r0 + step], check, scratch)
+        if col is None:  # early: this chunk decided a dense operand
+            return off, None
         cols.append(col)
         if off is not None:
             offs.append(off)
@@ -87,13 +95,39 @@ def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch) -> tu
         torch.abs(block, out=magnitude)
     else:
         magnitude.copy_(block).abs_()
-    col = magnitude.sum(0) if magnitude.dtype == torch.float64 else magnitude.sum(0, dtype=torch.float32)
+    col = _column_sums(magnitude)
     if mode == "binary":
         values = block if block.is_floating_point() else block.to(torch.float32)
         return (values * (values - 1)).abs().sum(), col
     if mode == "integer":
         return magnitude.frac_().sum(), col
     return None, col
+
+
+def _early_chunk_events(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
+    """``_chunk_events`` with the check first and its flag read back: ``(off, None)`` for a dense chunk."""
+    magnitude = scratch.like(block)
+    if block.is_floating_point():
+        torch.abs(block, out=magnitude)
+    else:
+        magnitude.copy_(block).abs_()
+    if mode == "binary":
+        values = block if block.is_floating_point() else block.to(torch.float32)
+        off = (values * (values - 1)).abs().sum()
+    else:
+        off = magnitude.frac_().sum()
+    if off.item() != 0:  # non-zero or NaN: dense
+        return off, None
+    if mode == "integer":  # frac_ zeroed |x|: taken again from the chunk, still in cache
+        if block.is_floating_point():
+            torch.abs(block, out=magnitude)
+        else:
+            magnitude.copy_(block).abs_()
+    return off, _column_sums(magnitude)
+
+
+def _column_sums(magnitude: Tensor) -> Tensor:
+    return magnitude.sum(0) if magnitude.dtype == torch.float64 else magnitude.sum(0, dtype=torch.float32)
 
 
 def abs_column_sums(x: Tensor, n: int) -> Tensor:
