@@ -221,17 +221,17 @@ class CountingSession:
         for _, module in self.model.named_modules(remove_duplicate=False):
             uses[id(module)] = uses.get(id(module), 0) + 1
         keep: dict[int, ModuleInfo] = {}
-
-        def visit(module: nn.Module, sealed: bool) -> None:
+        # Depth first, children in order; a stack, not a recursive closure (a closure that calls itself is
+        # a reference cycle holding the session: only the cyclic collector would free it).
+        pending: list[tuple[nn.Module, bool]] = [(self.model, False)]
+        while pending:
+            module, sealed = pending.pop()
             info = self.infos[id(module)]
             if not sealed or uses[id(module)] > 1:
-                keep[id(module)] = info
+                keep.setdefault(id(module), info)
             opens = info.kind == "counted" and info.rule is not None and info.rule.children
             seal = sealed or (info.kind is not None and not opens)
-            for child in module.children():
-                visit(child, seal)
-
-        visit(self.model, False)
+            pending.extend((child, seal) for child in reversed(list(module.children())))
         return list(keep.values())
 
     def _attach(self) -> None:

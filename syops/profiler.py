@@ -135,7 +135,7 @@ def profile(
     devices = [plan.device] if plan.device.type == "cuda" else []
     recorder = neurobench.ConnectionRecorder(model)  # footprint as the model came; its layers' input shapes
     with paused_gc():  # see paused_gc; between batches the young objects are collected (a cycle a forward made)
-        return _run_and_report(
+        report = _run_and_report(
             model,
             plan,
             session,
@@ -150,6 +150,9 @@ def profile(
             memory_model,
             count_neuron_updates,
         )
+        # Freed by reference counting while the collector is paused, not promoted by its next pass.
+        del session, recorder, plan
+    return report
 
 
 def _run_and_report(
