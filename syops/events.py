@@ -77,6 +77,11 @@ def column_events(
     chunk = _early_chunk_events if early and check is not None else _chunk_events
     if rows.shape[0] <= step:  # one chunk (most layer inputs)
         return chunk(rows, check, scratch)
+    if step == 1 and chunk is _chunk_events:
+        # Rows longer than a chunk (a neuron layer's output, [steps, neurons]): one pass over all rows
+        # into a temporary of x's size. It is bit for bit the stack of one-row column sums that chunking
+        # would sum (a one-element sum is exact), without the stack, and the check sums the same terms.
+        return _chunk_events(rows, check, None)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
     for r0 in range(0, rows.shape[0], step):
@@ -89,8 +94,9 @@ def column_events(
     return (torch.stack(offs).sum() if offs else None), torch.stack(cols).sum(0)
 
 
-def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch) -> tuple[Tensor | None, Tensor]:
-    magnitude = scratch.like(block)
+def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None) -> tuple[Tensor | None, Tensor]:
+    """The check and column sums of one chunk (``scratch`` None: a temporary of the chunk's size)."""
+    magnitude = scratch.like(block) if scratch is not None else Scratch().like(block)
     if block.is_floating_point():
         torch.abs(block, out=magnitude)
     else:
