@@ -132,6 +132,12 @@ class RowAccumulator:
     neuron_slots: dict[tuple, _NeuronSlot] = field(default_factory=dict)
 
 
+def reads_back_free(device: torch.device) -> bool:
+    """Does reading a flag back to the host cost nothing on ``device``? Only on a CPU, which has no
+    asynchronous queue to wait for; a GPU keeps its one synchronisation per profile."""
+    return device.type == "cpu"
+
+
 class Evaluator:
     """Evaluates terms on one device and accumulates them into rows."""
 
@@ -142,7 +148,7 @@ class Evaluator:
         self.scratch = Scratch()
         # On a CPU a flag read back costs nothing: a dense operand is decided from its first chunk and not
         # read further (see column_events). Elsewhere nothing is read back until the end of the profile.
-        self.early = device.type == "cpu"
+        self.early = reads_back_free(device)
         self._one = torch.ones((), dtype=self.dtype, device=device)
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
