@@ -89,6 +89,7 @@ class _Slot:
     geometry: SynapticGeometry | ElementwiseGeometry | ProductGeometry | None = None  # for memory traffic
     calls: int = 0
     dense_reads: float = 0.0  # elements of dense operands of calls decided on the host (a CPU's early exit)
+    events_seen: tuple[bool, ...] = ()  # was each operand of the last call events (the next read's order)
     # A product of two activations classifies each operand on its own: [event calls, synops, events,
     # event elements, reads of the dense operand by events], accumulated at once (products are few).
     product: Tensor | None = None
@@ -178,7 +179,7 @@ class Evaluator:
         if len(self._recent) > _RECENT:  # a residual branch reads spikes a few layers later, not more
             self._recent.popitem(last=False)
 
-    def _column_events(self, x: Tensor, width: int) -> tuple[Tensor | None, Tensor | None]:
+    def _column_events(self, x: Tensor, width: int, expect_events: bool = False) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output when ``x`` is it (or a view of
         all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early."""
         base = x if x._base is None else x._base
@@ -195,7 +196,7 @@ class Evaluator:
             )
             if same and seen_width % width == 0:
                 return off, col if seen_width == width else col.view(-1, width).sum(0)
-        return column_events(x, self.mode, width, self.scratch, self.early)
+        return column_events(x, self.mode, width, self.scratch, self.early, expect_events)
 
     # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:
@@ -355,7 +356,8 @@ class Evaluator:
             self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            off, col = self._column_events(x, width)
+            off, col = self._column_events(x, width, slot.events_seen == (True,))
+            slot.events_seen = (col is not None,)
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
@@ -376,7 +378,9 @@ class Evaluator:
 
         slot = self._slot(row, key, t.ops, t.ops, numel, None, geometry)
         # one column per operand: the total (a view of all of x), the cheapest reduction
-        parts = [(*self._column_events(x, 1), x.numel()) for x in operands]
+        seen = slot.events_seen
+        parts = [(*self._column_events(x, 1, i < len(seen) and seen[i]), x.numel()) for i, x in enumerate(operands)]
+        slot.events_seen = tuple(col is not None for _, col, _ in parts)
         if self.early and all(col is None for _, col, _ in parts):
             # every operand dense, decided on the host (or none visible: one read per operation)
             slot.dense_reads += numel if operands else t.ops

@@ -371,12 +371,14 @@ class CountingSession:
     def run(self, batch: Batch, timesteps: int = 1) -> Any:
         """One batch through the model (T calls for the loop layout), neurons reset first. ``timesteps``
         (of the samples the batch holds) tells how many images an activation tensor holds."""
+        self._suspend_ops()  # the resets and checks are not the model's counted work: no mode on their ops
         frameworks.reset_states(self.model, self.adapters)
         self.evaluator.new_batch(batch.samples, timesteps)
         self._check_model_input(batch)
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None
         self.running = True
+        self._resume_ops()
         try:
             with torch.no_grad(), paused_gc():
                 for args, kwargs in calls:
@@ -426,10 +428,11 @@ class CountingSession:
         copy); whether the model input looked like raw integer values counted as events; whether a float32
         column sum may have rounded."""
         rows = list(self.rows.values())
-        # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
-        self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
-        extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-        with paused_gc():
+        # Outside the op-counting mode and the parameters' guard: nothing here is the model's work.
+        with torch._C.DisableTorchFunction(), paused_gc():
+            # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
+            self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
+            extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
             counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
         raw_input = bool(extras[0]) if extras else False
         return list(zip(rows, counts, strict=True)), raw_input, inexact

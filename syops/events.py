@@ -51,7 +51,12 @@ class Scratch:
 
 
 def column_events(
-    x: Tensor, mode: SpikeMode | None, width: int, scratch: Scratch | None = None, early: bool = False
+    x: Tensor,
+    mode: SpikeMode | None,
+    width: int,
+    scratch: Scratch | None = None,
+    early: bool = False,
+    expect_events: bool = False,
 ) -> tuple[Tensor | None, Tensor | None]:
     """``(off, col)`` for ``x`` viewed as ``[rows, width]``.
 
@@ -68,6 +73,8 @@ def column_events(
     sums are taken, and the first chunk that is not all event counts ends the read: ``(off, None)``, with
     ``off`` that chunk's non-zero (or NaN) check. A sum of non-negative terms is non-zero as soon as one
     chunk's is, so ``off == 0`` decides the same; a dense operand's column sums are never needed.
+    ``expect_events`` (the caller's last operand at this place was events): the column sums are taken
+    first, in chunks as without ``early``, and the flag read after each chunk.
     """
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
@@ -75,7 +82,9 @@ def column_events(
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
-    chunk = _early_chunk_events if early and check is not None else _chunk_events
+    chunk = _chunk_events
+    if early and check is not None:
+        chunk = _events_first_chunk if expect_events else _early_chunk_events
     first = step
     if chunk is _early_chunk_events:
         # A short first chunk: a dense operand is nearly always decided by its first few thousand elements.
@@ -120,6 +129,12 @@ def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None
     if mode == "integer":
         return magnitude.frac_().sum(), col
     return None, col
+
+
+def _events_first_chunk(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
+    """``_chunk_events`` and its flag read back: ``(off, None)`` for a dense chunk."""
+    off, col = _chunk_events(block, mode, scratch)
+    return (off, None) if off.item() != 0 else (off, col)
 
 
 def _early_chunk_events(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:

@@ -27,7 +27,8 @@ def _dense_at(shape: tuple[int, ...], where: int, seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("width", [1, 7, 4096, 70_000])
 @pytest.mark.parametrize("where", ["first", "middle", "last", "none"])
 @pytest.mark.parametrize("mode", ["integer", "binary"])
-def test_early_exit_decides_like_a_full_read(width, where, mode):
+@pytest.mark.parametrize("expect_events", [False, True])
+def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
     rows = max(3, (3 * _CHUNK) // width)  # several chunks
     shape = (rows, width)
     if where == "none":
@@ -39,7 +40,7 @@ def test_early_exit_decides_like_a_full_read(width, where, mode):
             x = (x > 0).float()
             x.view(-1)[index[where]] = 0.5
     full_off, full_col = column_events(x, mode, width, Scratch(), early=False)
-    off, col = column_events(x, mode, width, Scratch(), early=True)
+    off, col = column_events(x, mode, width, Scratch(), early=True, expect_events=expect_events)
     truth = is_events(x, mode)
     assert bool(full_off == 0) == truth and bool(off == 0) == truth
     if truth:  # an event operand: read in full, the same column sums bit for bit
