@@ -179,19 +179,24 @@ class Evaluator:
         if len(self._recent) > _RECENT:  # a residual branch reads spikes a few layers later, not more
             self._recent.popitem(last=False)
 
-    def _column_events(self, x: Tensor, width: int, expect_events: bool = False) -> tuple[Tensor | None, Tensor | None]:
+    def _column_events(
+        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
+    ) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output when ``x`` is it (or a view of
-        all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early."""
-        base = x if x._base is None else x._base
+        all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
+        ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
+        the remembered outputs are the objects the model passed on)."""
+        seen = given if given is not None else x
+        base = seen if seen._base is None else seen._base
         entry = self._recent.get(id(base))
         if entry is not None:
             ref, version, off, col, seen_width = entry
             same = (
                 ref() is base
                 and base._version == version
-                and x.numel() == base.numel()
-                and x.data_ptr() == base.data_ptr()
-                and x.is_contiguous()
+                and seen.numel() == base.numel()
+                and seen.data_ptr() == base.data_ptr()
+                and seen.is_contiguous()
                 and base.is_contiguous()
             )
             if same and seen_width % width == 0:
@@ -356,7 +361,7 @@ class Evaluator:
             self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            off, col = self._column_events(x, width, slot.events_seen == (True,))
+            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x)
             slot.events_seen = (col is not None,)
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
@@ -365,7 +370,8 @@ class Evaluator:
         self._queued()
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
-        operands = [self._local(x) for x in t.operands if x.numel()]
+        given = [x for x in t.operands if x.numel()]
+        operands = [self._local(x) for x in given]
         numel = sum(x.numel() for x in operands)
         outputs = t.ops if t.outputs is None else t.outputs
         first = operands[0] if operands else None
@@ -379,7 +385,9 @@ class Evaluator:
         slot = self._slot(row, key, t.ops, t.ops, numel, None, geometry)
         # one column per operand: the total (a view of all of x), the cheapest reduction
         seen = slot.events_seen
-        parts = [(*self._column_events(x, 1, i < len(seen) and seen[i]), x.numel()) for i, x in enumerate(operands)]
+        parts = [
+            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i]), x.numel()) for i, x in enumerate(operands)
+        ]
         slot.events_seen = tuple(col is not None for _, col, _ in parts)
         if self.early and all(col is None for _, col, _ in parts):
             # every operand dense, decided on the host (or none visible: one read per operation)
@@ -461,7 +469,7 @@ class Evaluator:
         # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
         spikes = torch.where(torch.isfinite(col), col, 0)
         slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
-        self._remember(output, off, col, t.neurons)
+        self._remember(t.output, off, col, t.neurons)  # the object the model passes on, not our detached view
 
     # -- end of profile ---------------------------------------------------------------------------
     def read_all(

@@ -150,3 +150,31 @@ def test_another_device_takes_the_device_path_and_reads_nothing_back():
     evaluator.add(row, [Synaptic(x, 100, fanout, 0, weights=27, outputs=50, in_per_image=192)])
     evaluator.add(row, [Elementwise((x, x), x.numel())])
     assert len(evaluator._pending) == 2 and len(evaluator._pending.part_calls) == 3
+
+
+def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
+    """The layer after a neuron reads the spikes through the neuron's remembered column sums (the
+    rules' operands are detached copies, new objects each call: the memory is of the model's own)."""
+    reads = []
+    original = accumulate.column_events
+
+    def counted(x, *args):
+        reads.append(tuple(x.shape))
+        return original(x, *args)
+
+    monkeypatch.setattr(accumulate, "column_events", counted)
+
+    class NeuronThenConv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sn = neuron.IFNode(v_threshold=0.5, surrogate_function=surrogate.ATan(), step_mode="m")
+            self.conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+
+        def forward(self, x):  # [T, B, 2, 6, 6]
+            return self.conv(self.sn(x).flatten(0, 1))
+
+    x = torch.rand(3, 1, 2, 6, 6, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    report = syops.profile(NeuronThenConv(), inputs=x, time_layout="TB")
+    # the model input's check and the neuron's output; the conv's input [T·B, 2, 6, 6] is never read
+    assert reads == [(3, 1, 2, 6, 6), (3, 1, 2, 6, 6)]
+    assert report.layer("conv").macs == 0 and report.layer("conv").synops > 0
