@@ -13,7 +13,7 @@ import syops
 from helpers import is_events, make_input
 from syops import accumulate
 from syops.accumulate import Evaluator, RowAccumulator
-from syops.events import _CHUNK, _PROBE, Scratch, column_events
+from syops.events import _CHUNK, _PEEK, _PROBE, Scratch, column_events
 from syops.terms import Elementwise, Synaptic
 
 
@@ -25,7 +25,7 @@ def _dense_at(shape: tuple[int, ...], where: int, seed: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("width", [1, 7, 4096, 70_000])
-@pytest.mark.parametrize("where", ["first", "middle", "last", "none"])
+@pytest.mark.parametrize("where", ["first", "after_peek", "middle", "last", "none"])
 @pytest.mark.parametrize("mode", ["integer", "binary"])
 @pytest.mark.parametrize("expect_events", [False, True])
 def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
@@ -34,7 +34,7 @@ def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
     if where == "none":
         x = make_input("binary", shape, torch.Generator().manual_seed(width))
     else:
-        index = {"first": 0, "middle": x_numel // 2 if (x_numel := rows * width) else 0, "last": rows * width - 1}
+        index = {"first": 0, "after_peek": _PEEK, "middle": rows * width // 2, "last": rows * width - 1}
         x = _dense_at(shape, index[where], width)
         if mode == "binary":
             x = (x > 0).float()
@@ -50,8 +50,12 @@ def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
         assert col is None
 
 
-def test_a_dense_operand_decided_in_its_first_chunk_reads_no_further():
+@pytest.mark.parametrize("integer_head", [False, True])
+def test_a_dense_operand_decided_early_reads_no_further(integer_head):
+    """Decided by the host's peek at the first elements (no kernel at all), or by the first chunk."""
     x = torch.randn(64, 1024)
+    if integer_head:
+        x.view(-1)[:_PEEK] = 1.0
     reads = []
     original = torch.Tensor.frac_
 
@@ -64,7 +68,7 @@ def test_a_dense_operand_decided_in_its_first_chunk_reads_no_further():
         off, col = column_events(x, "integer", 1024, Scratch(), early=True)
     finally:
         torch.Tensor.frac_ = original
-    assert col is None and bool(off != 0) and reads == [_PROBE]
+    assert col is None and bool(off != 0) and reads == ([_PROBE] if integer_head else [])
 
 
 class _Spiking(nn.Module):
