@@ -166,14 +166,18 @@ def peak_memory(call: Callable[[], object], device: torch.device) -> int:
     return peak
 
 
-# The parts of a profile timed in place: (label, owner, attribute). The rest of a profile's time is the
-# forward pass itself with its hooks, the input plan, and the checks of the arguments.
+# The parts of a profile timed in place: (label, owner, attribute, kind). A "hook" part wraps the hook
+# functions a factory returns. Each part's time excludes the parts that run inside it (the counting inside
+# a module's hook). The rest of a profile's time is the forward pass itself (with the op-counting mode and
+# the parameters' guard around torch calls), the input plan, and the checks of the arguments.
 PARTS = (
-    ("snapshot", "syops.state:ModelSnapshot", "__init__"),
-    ("counting", "syops.engine:CountingSession", "_evaluate"),
-    ("collect", "syops.engine:CountingSession", "collect"),
-    ("restore", "syops.state:ModelSnapshot", "restore"),
-    ("report", "syops.profiler", "build_report"),
+    ("snapshot", "syops.state:ModelSnapshot", "__init__", "call"),
+    ("hooks", "syops.engine:CountingSession", "_pre_hook", "hook"),
+    ("hooks", "syops.engine:CountingSession", "_post_hook", "hook"),
+    ("counting", "syops.engine:CountingSession", "_evaluate", "call"),
+    ("collect", "syops.engine:CountingSession", "collect", "call"),
+    ("restore", "syops.state:ModelSnapshot", "restore", "call"),
+    ("report", "syops.profiler", "build_report", "call"),
 )
 
 
@@ -186,31 +190,38 @@ def _owner(path: str):
 
 
 def time_parts(call: Callable[[], object], rounds: int) -> dict[str, float]:
-    """Median seconds one profile spends in each part of ``PARTS`` (outermost calls only: a part called
-    inside another part is not counted twice)."""
-    spent: dict[str, list[float]] = {label: [] for label, _, _ in PARTS}
-    depth = [0]
-    originals = []
+    """Median seconds one profile spends in each part of ``PARTS``, each without the parts inside it."""
+    labels = list(dict.fromkeys(label for label, *_ in PARTS))
+    spent: dict[str, list[float]] = {label: [] for label in labels}
+    inner: list[float] = []  # time of the nested parts of each running part
 
     def timed(label: str, fn: Callable) -> Callable:
         def wrapper(*args, **kwargs):
-            if depth[0]:
-                return fn(*args, **kwargs)
-            depth[0] += 1
+            inner.append(0.0)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent[label][-1] += time.perf_counter() - start
-                depth[0] -= 1
+                elapsed = time.perf_counter() - start
+                nested = inner.pop()
+                spent[label][-1] += elapsed - nested
+                if inner:
+                    inner[-1] += elapsed
 
         return wrapper
 
-    for label, path, name in PARTS:
+    def timed_factory(label: str, factory: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            return timed(label, factory(*args, **kwargs))
+
+        return wrapper
+
+    originals = []
+    for label, path, name, kind in PARTS:
         owner = _owner(path)
         original = getattr(owner, name)
         originals.append((owner, name, original))
-        setattr(owner, name, timed(label, original))
+        setattr(owner, name, timed_factory(label, original) if kind == "hook" else timed(label, original))
     try:
         for _ in range(rounds):
             for values in spent.values():
@@ -295,7 +306,7 @@ def _table(results: dict[str, dict]) -> list[str]:
 
 
 def _parts_table(results: dict[str, dict]) -> list[str]:
-    labels = [label for label, _, _ in PARTS]
+    labels = list(dict.fromkeys(label for label, *_ in PARTS))
     lines = [
         "| model | plain forward | " + " | ".join(labels) + " | the rest |",
         "|---|---:|" + "---:|" * (len(labels) + 1),
@@ -370,14 +381,18 @@ def run(device: torch.device, rounds: int, threads: list[int], before: dict | No
         "",
         f"## Where the time goes ({first} thread(s))",
         "",
-        "Each part of one `syops.profile` call timed in place (medians), as a ratio to the plain forward: "
-        "`snapshot` and `restore` keep the model as it came; `counting` is every rule and the evaluation of "
-        "its terms during the forward pass (reading the operands); `collect` folds the queued calls and "
-        "copies the counts to the host once, with the memory traffic; `report` builds the per-sample "
-        "report; the rest is the forward pass with its hooks, the input plan and the argument checks, "
-        "less the plain forward.",
+        "Each part of one `syops.profile` call timed in place (medians), as a ratio to the plain forward, "
+        "each without the parts inside it: `snapshot` and `restore` keep the model as it came; `hooks` are "
+        "syops' forward pre- and post-hooks (the stack of running modules, the rows, leaving and re-entering "
+        "the op-counting mode); `counting` is every rule and the evaluation of its terms (reading the "
+        "operands); `collect` folds the queued calls and copies the counts to the host once, with the "
+        "memory traffic; `report` builds the per-sample report; the rest is the forward pass itself under "
+        "syops (torch's slower call path for hooked modules, the op-counting mode and the parameters' guard "
+        "around torch calls), the input plan and the argument checks, less the plain forward.",
         "",
         *_parts_table(results),
+        "",
+        *_remaining(results),
         "",
         f"## ATen ops per call under torch's profiler ({first} thread(s))",
         "",
@@ -389,6 +404,24 @@ def run(device: torch.device, rounds: int, threads: list[int], before: dict | No
     if before:
         lines += ["", "## Before and after", "", *_before_after(before, measured)]
     return "\n".join(lines) + "\n", measured
+
+
+def _remaining(results: dict[str, dict]) -> list[str]:
+    """The target cases' overhead, largest part first."""
+    lines = []
+    for label in (CASES[0].label, CASES[2].label):
+        r = results[label]
+        base = r["times"]["plain forward"]
+        parts = dict(r["parts"])
+        parts["the rest"] = r["times"]["syops.profile"] - base - sum(r["parts"].values())
+        ranked = sorted(parts.items(), key=lambda kv: kv[1], reverse=True)
+        total = r["times"]["syops.profile"] / base - 1
+        lines.append(
+            f"- {label}: +{total:.2f}× in all; "
+            + ", ".join(f"{name} {value / base:.2f}×" for name, value in ranked)
+            + f". To reach 1.20× these must shrink by {max(total - 0.20, 0):.2f}×."
+        )
+    return lines
 
 
 def _load() -> str:

@@ -30,6 +30,28 @@ _INPLACE_OPERATORS = frozenset(
 # Calls whose result gives access to the memory without being a tensor on it.
 _EXPOSING = frozenset({"numpy", "__array__", "__dlpack__", "untyped_storage", "storage", "_typed_storage", "data_ptr"})
 _NOT_WRITES = frozenset({"requires_grad_", "retain_grad"})
+# Compute ops that neither write their inputs nor return memory of them: nothing to look at (the layers'
+# own calls, so a guarded forward costs little more than the protocol itself).
+_PURE = frozenset(
+    f
+    for f in (
+        *(getattr(torch, f"conv{d}d", None) for d in (1, 2, 3)),
+        *(getattr(torch, f"conv_transpose{d}d", None) for d in (1, 2, 3)),
+        torch.batch_norm,
+        torch.layer_norm,
+        torch.group_norm,
+        torch.instance_norm,
+        getattr(torch._C._nn, "linear", None),
+        torch.matmul,
+        torch.mm,
+        torch.bmm,
+        torch.addmm,
+        torch.prelu,
+        torch.embedding,
+        torch.bilinear,
+    )
+    if f is not None
+)
 
 
 class _Guarded:
@@ -47,7 +69,8 @@ class _Guarded:
 
     def save(self) -> None:
         if _PENDING.pop(id(self.parameter), None) is not None:
-            self.saved = torch._C.TensorBase.detach(self.parameter).clone()
+            with torch._C.DisableTorchFunctionSubclass():
+                self.saved = torch._C.TensorBase.detach(self.parameter).clone()
 
 
 def guardable(p: nn.Parameter) -> bool:
@@ -103,29 +126,32 @@ def _deepcopy(self: nn.Parameter, memo: dict) -> nn.Parameter:
     return copied
 
 
+# Runs a call as a plain Parameter would (subclass handlers off, in C), returning plain tensors.
+_run = torch._C._disabled_torch_function_impl
+
+
 def _torch_function(cls: type, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
     if kwargs is None:
         kwargs = {}
-    with torch._C.DisableTorchFunctionSubclass():
-        if not _PENDING:
-            return func(*args, **kwargs)
-        guarded = _guarded_in(args, kwargs)
-        if not guarded:
-            return func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
-        writes = (
-            (name.endswith("_") and not name.startswith("__") and name not in _NOT_WRITES)
-            or name in _INPLACE_OPERATORS
-            or name in _EXPOSING
-            or kwargs.get("out") is not None
-        )
-        if writes:
-            for record in guarded:
-                record.save()
-            return func(*args, **kwargs)
-        out = func(*args, **kwargs)
-        _save_aliased(guarded, out)
-        return out
+    if not _PENDING or func in _PURE:
+        return _run(func, types, args, kwargs)
+    guarded = _guarded_in(args, kwargs)
+    if not guarded:
+        return _run(func, types, args, kwargs)
+    name = getattr(func, "__name__", "")
+    writes = (
+        (name.endswith("_") and not name.startswith("__") and name not in _NOT_WRITES)
+        or name in _INPLACE_OPERATORS
+        or name in _EXPOSING
+        or kwargs.get("out") is not None
+    )
+    if writes:
+        for record in guarded:
+            record.save()
+        return _run(func, types, args, kwargs)
+    out = _run(func, types, args, kwargs)
+    _save_aliased(guarded, out)
+    return out
 
 
 def _guarded_in(args: tuple, kwargs: dict) -> list[_Guarded]:
