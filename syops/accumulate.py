@@ -88,6 +88,8 @@ class _Slot:
     index: int  # row of the evaluator's accumulator
     geometry: SynapticGeometry | ElementwiseGeometry | ProductGeometry | None = None  # for memory traffic
     calls: int = 0
+    dense_reads: float = 0.0  # elements of dense operands of calls decided on the host (a CPU's early exit)
+    events_seen: tuple[bool, ...] = ()  # was each operand of the last call events (the next read's order)
     # A product of two activations classifies each operand on its own: [event calls, synops, events,
     # event elements, reads of the dense operand by events], accumulated at once (products are few).
     product: Tensor | None = None
@@ -131,6 +133,12 @@ class RowAccumulator:
     neuron_slots: dict[tuple, _NeuronSlot] = field(default_factory=dict)
 
 
+def reads_back_free(device: torch.device) -> bool:
+    """Does reading a flag back to the host cost nothing on ``device``? Only on a CPU, which has no
+    asynchronous queue to wait for; a GPU keeps its one synchronisation per profile."""
+    return device.type == "cpu"
+
+
 class Evaluator:
     """Evaluates terms on one device and accumulates them into rows."""
 
@@ -139,6 +147,9 @@ class Evaluator:
         self.mode = spike_mode
         self.dtype = accumulator_dtype(device)
         self.scratch = Scratch()
+        # On a CPU a flag read back costs nothing: a dense operand is decided from its first chunk and not
+        # read further (see column_events). Elsewhere nothing is read back until the end of the profile.
+        self.early = reads_back_free(device)
         self._one = torch.ones((), dtype=self.dtype, device=device)
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
@@ -161,31 +172,36 @@ class Evaluator:
 
     def scan_input(self, x: Tensor) -> Tensor | None:
         """The event check of a model input (see ``column_events``)."""
-        return column_events(x, self.mode, 1, self.scratch)[0]
+        return column_events(x, self.mode, 1, self.scratch, self.early)[0]
 
     def _remember(self, x: Tensor, off: Tensor | None, col: Tensor, width: int) -> None:
         self._recent[id(x)] = (weakref.ref(x), x._version, off, col, width)
         if len(self._recent) > _RECENT:  # a residual branch reads spikes a few layers later, not more
             self._recent.popitem(last=False)
 
-    def _column_events(self, x: Tensor, width: int) -> tuple[Tensor | None, Tensor]:
+    def _column_events(
+        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
+    ) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output when ``x`` is it (or a view of
-        all of it, in the same order) and unchanged since."""
-        base = x if x._base is None else x._base
+        all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
+        ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
+        the remembered outputs are the objects the model passed on)."""
+        seen = given if given is not None else x
+        base = seen if seen._base is None else seen._base
         entry = self._recent.get(id(base))
         if entry is not None:
             ref, version, off, col, seen_width = entry
             same = (
                 ref() is base
                 and base._version == version
-                and x.numel() == base.numel()
-                and x.data_ptr() == base.data_ptr()
-                and x.is_contiguous()
+                and seen.numel() == base.numel()
+                and seen.data_ptr() == base.data_ptr()
+                and seen.is_contiguous()
                 and base.is_contiguous()
             )
             if same and seen_width % width == 0:
                 return off, col if seen_width == width else col.view(-1, width).sum(0)
-        return column_events(x, self.mode, width, self.scratch)
+        return column_events(x, self.mode, width, self.scratch, self.early, expect_events)
 
     # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:
@@ -262,18 +278,22 @@ class Evaluator:
         self._pending = _Pending()
         dtype = self.dtype
         flat = torch.cat(pending.cols)
-        # A float32 column sum beyond 2**24 may have rounded: noted once for the whole profile.
-        if flat.numel():  # a non-finite sum is a dense operand's, not a rounded count
-            finite = torch.where(torch.isfinite(flat), flat, 0)
-            self._inexact = self._inexact | (finite.amax() >= EXACT_FLOAT32)
         lengths = [col.numel() for col in pending.cols]
+        part_is_event = torch.stack(pending.offs) == 0
+        # A float32 column sum of events beyond 2**24 may have rounded: noted once for the whole profile. A
+        # dense operand's sums are no count (nor read at all on a CPU, see column_events).
+        if flat.numel():
+            counted_sums = torch.isfinite(flat) & part_is_event.repeat_interleave(
+                self._index(lengths), 0, output_size=flat.numel()
+            )
+            finite = torch.where(counted_sums, flat, 0)
+            self._inexact = self._inexact | (finite.amax() >= EXACT_FLOAT32)
         events = self._segment_sums(flat.to(dtype), lengths)
         synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
         if pending.fanout_parts:
             weighted = torch.cat([pending.cols[i] for i in pending.fanout_parts]).to(dtype) * torch.cat(pending.fanouts)
             fanout_lengths = [lengths[i] for i in pending.fanout_parts]
             synops[self._index(pending.fanout_parts)] = self._segment_sums(weighted, fanout_lengths)
-        part_is_event = torch.stack(pending.offs) == 0
         not_events = (~part_is_event).to(dtype)
         # An elementwise call reads each event operand's events and each dense operand's elements.
         event_reads = torch.where(part_is_event, events, 0.0)
@@ -337,18 +357,21 @@ class Evaluator:
             return SynapticGeometry(t.weights, t.bias, t.outputs, x.numel(), in_per_image, out_per_image, macs)
 
         slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale, geometry)
-        call = self._queue_call(slot)
         if x.numel() == 0:
-            self._queue_part(call, None, self._nothing, 0)
+            self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            off, col = self._column_events(x, width)
+            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x)
+            slot.events_seen = (col is not None,)
+            if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
+                return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
-            self._queue_part(call, off, col, x.numel(), fanout)
+            self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
-        operands = [self._local(x) for x in t.operands if x.numel()]
+        given = [x for x in t.operands if x.numel()]
+        operands = [self._local(x) for x in given]
         numel = sum(x.numel() for x in operands)
         outputs = t.ops if t.outputs is None else t.outputs
         first = operands[0] if operands else None
@@ -360,14 +383,22 @@ class Evaluator:
             return ElementwiseGeometry(outputs, numel if operands else t.ops, in_per_image, out_per_image)
 
         slot = self._slot(row, key, t.ops, t.ops, numel, None, geometry)
+        # one column per operand: the total (a view of all of x), the cheapest reduction
+        seen = slot.events_seen
+        parts = [
+            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i]), x.numel()) for i, x in enumerate(operands)
+        ]
+        slot.events_seen = tuple(col is not None for _, col, _ in parts)
+        if self.early and all(col is None for _, col, _ in parts):
+            # every operand dense, decided on the host (or none visible: one read per operation)
+            slot.dense_reads += numel if operands else t.ops
+            return
         call = self._queue_call(slot)
         if not t.operands:
             # nothing visible: dense, one read per operation
             self._queue_part(call, self._one, self._nothing, t.ops)
-        for x in operands:
-            # one column: the total (a view of all of x), the cheapest reduction
-            off, col = self._column_events(x, 1)
-            self._queue_part(call, off, col, x.numel())  # events iff every operand is an event tensor
+        for off, col, elements in parts:  # events iff every operand is an event tensor
+            self._queue_part(call, off, self._nothing if col is None else col, elements)
         self._queued()
 
     @property
@@ -438,7 +469,7 @@ class Evaluator:
         # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
         spikes = torch.where(torch.isfinite(col), col, 0)
         slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
-        self._remember(output, off, col, t.neurons)
+        self._remember(t.output, off, col, t.neurons)  # the object the model passes on, not our detached view
 
     # -- end of profile ---------------------------------------------------------------------------
     def read_all(
@@ -468,6 +499,7 @@ class Evaluator:
                 c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
             for slot in row.slots.values():
                 ev_calls, synops, events, event_reads, dense_reads = slot_values[slot.index]
+                dense_reads += slot.dense_reads
                 event_elems = ev_calls * slot.event_elems
                 if slot.scale is not None:
                     synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses

@@ -8,7 +8,9 @@ context manager: whatever happens inside, the model leaves it exactly as it came
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -69,6 +71,23 @@ def _shape_of(args: Any) -> str:
         if isinstance(value, Tensor):
             return str(list(value.shape))
     return "(no tensor input)"
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one step of a profile (snapshot, one batch, collect,
+    restore): the step's many short-lived objects then die by reference counting instead of being
+    promoted, and a full collection of every object the process holds (about 0.1 s with torch and the
+    SNN frameworks imported, every few profiles) is not triggered by them. Cycles made in the step are
+    collected after it, as usual."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _OpCounter(TorchFunctionMode):
@@ -137,6 +156,10 @@ class CountingSession:
 
     # -- attach / detach --------------------------------------------------------------------------
     def __enter__(self) -> CountingSession:
+        with paused_gc():
+            return self._enter()
+
+    def _enter(self) -> CountingSession:
         self._snapshot = ModelSnapshot(self.model)
         try:
             self.adapters = frameworks.adapters_for(self.model)
@@ -155,7 +178,8 @@ class CountingSession:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._detach()
+        with paused_gc():
+            self._detach()
 
     def _detach(self) -> None:
         if self._mode is not None:
@@ -197,17 +221,17 @@ class CountingSession:
         for _, module in self.model.named_modules(remove_duplicate=False):
             uses[id(module)] = uses.get(id(module), 0) + 1
         keep: dict[int, ModuleInfo] = {}
-
-        def visit(module: nn.Module, sealed: bool) -> None:
+        # Depth first, children in order; a stack, not a recursive closure (a closure that calls itself is
+        # a reference cycle holding the session: only the cyclic collector would free it).
+        pending: list[tuple[nn.Module, bool]] = [(self.model, False)]
+        while pending:
+            module, sealed = pending.pop()
             info = self.infos[id(module)]
             if not sealed or uses[id(module)] > 1:
-                keep[id(module)] = info
+                keep.setdefault(id(module), info)
             opens = info.kind == "counted" and info.rule is not None and info.rule.children
             seal = sealed or (info.kind is not None and not opens)
-            for child in module.children():
-                visit(child, seal)
-
-        visit(self.model, False)
+            pending.extend((child, seal) for child in reversed(list(module.children())))
         return list(keep.values())
 
     def _attach(self) -> None:
@@ -347,14 +371,16 @@ class CountingSession:
     def run(self, batch: Batch, timesteps: int = 1) -> Any:
         """One batch through the model (T calls for the loop layout), neurons reset first. ``timesteps``
         (of the samples the batch holds) tells how many images an activation tensor holds."""
+        self._suspend_ops()  # the resets and checks are not the model's counted work: no mode on their ops
         frameworks.reset_states(self.model, self.adapters)
         self.evaluator.new_batch(batch.samples, timesteps)
         self._check_model_input(batch)
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None
         self.running = True
+        self._resume_ops()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), paused_gc():
                 for args, kwargs in calls:
                     output = self.model(*args, **kwargs)
         except SyopsError:
@@ -402,10 +428,12 @@ class CountingSession:
         copy); whether the model input looked like raw integer values counted as events; whether a float32
         column sum may have rounded."""
         rows = list(self.rows.values())
-        # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
-        self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
-        extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-        counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
+        # Outside the op-counting mode and the parameters' guard: nothing here is the model's work.
+        with torch._C.DisableTorchFunction(), paused_gc():
+            # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
+            self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
+            extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
+            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
         raw_input = bool(extras[0]) if extras else False
         return list(zip(rows, counts, strict=True)), raw_input, inexact
 

@@ -12,6 +12,7 @@ float64 (exact to 2**53).
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -24,6 +25,9 @@ SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 # the scratch buffer (at most this, or one row if a row is longer) adds little to peak memory. 2**18 ran
 # about 1 ms faster on spiking ResNet-18 but raised a dense ResNet-18's peak memory by 20 %.
 _CHUNK = 1 << 16
+_PROBE = 1 << 12  # elements of the first chunk on the early path
+_PEEK = 32  # elements looked at on the host before any kernel, on the early path
+_DENSE = torch.ones(())  # the check of an operand a peek decided dense (non-zero: not events)
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 
@@ -50,8 +54,13 @@ class Scratch:
 
 
 def column_events(
-    x: Tensor, mode: SpikeMode | None, width: int, scratch: Scratch | None = None
-) -> tuple[Tensor | None, Tensor]:
+    x: Tensor,
+    mode: SpikeMode | None,
+    width: int,
+    scratch: Scratch | None = None,
+    early: bool = False,
+    expect_events: bool = False,
+) -> tuple[Tensor | None, Tensor | None]:
     """``(off, col)`` for ``x`` viewed as ``[rows, width]``.
 
     ``col`` (float32, or float64 for a float64 ``x``; ``[width]``): Σ over rows of |x|. ``off``: a 0-d tensor
@@ -62,6 +71,15 @@ def column_events(
 
     Per chunk of rows: |x| into a scratch buffer, its column sums, its fractional part in place, the
     sum of that: four kernels, three of them on data still in cache.
+
+    ``early`` (a CPU, where reading a flag back costs nothing): each chunk is checked before its column
+    sums are taken, and the first chunk that is not all event counts ends the read: ``(off, None)``, with
+    ``off`` that chunk's non-zero (or NaN) check. A sum of non-negative terms is non-zero as soon as one
+    chunk's is, so ``off == 0`` decides the same; a dense operand's column sums are never needed.
+    Before any kernel, the first 32 elements are looked at on the host (a view of CPU memory): one that
+    is no event count decides a dense operand at once, ``(a non-zero check, None)``.
+    ``expect_events`` (the caller's last operand at this place was events): the column sums are taken
+    first, in chunks as without ``early``, and the flag read after each chunk.
     """
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
@@ -69,31 +87,94 @@ def column_events(
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
-    if rows.shape[0] <= step:  # one chunk (most layer inputs)
-        return _chunk_events(rows, check, scratch)
+    chunk = _chunk_events
+    if early and check is not None:
+        if not expect_events and x.is_contiguous() and _peek_is_dense(rows.view(-1)[:_PEEK].tolist(), check):
+            return _DENSE, None
+        chunk = _events_first_chunk if expect_events else _early_chunk_events
+    first = step
+    if chunk is _early_chunk_events:
+        # A short first chunk: a dense operand is nearly always decided by its first few thousand elements.
+        first = max(1, min(step, _PROBE // max(width, 1)))
+    if rows.shape[0] <= first:  # one chunk (most layer inputs)
+        return chunk(rows, check, scratch)
+    if step == 1 and chunk is _chunk_events:
+        # Rows longer than a chunk (a neuron layer's output, [steps, neurons]): one pass over all rows
+        # into a temporary of x's size. It is bit for bit the stack of one-row column sums that chunking
+        # would sum (a one-element sum is exact), without the stack, and the check sums the same terms.
+        return _chunk_events(rows, check, None)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
-    for r0 in range(0, rows.shape[0], step):
-        off, col = _chunk_events(rows[r0 : r0 + step], check, scratch)
+    for r0, r1 in _chunks(rows.shape[0], first, step):
+        off, col = chunk(rows[r0:r1], check, scratch)
+        if col is None:  # early: this chunk decided a dense operand
+            return off, None
         cols.append(col)
         if off is not None:
             offs.append(off)
     return (torch.stack(offs).sum() if offs else None), torch.stack(cols).sum(0)
 
 
-def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch) -> tuple[Tensor | None, Tensor]:
-    magnitude = scratch.like(block)
+def _peek_is_dense(values: list, mode: SpikeMode) -> bool:
+    """Is one of ``values`` (the first elements, read to the host: a CPU's view) no event count?"""
+    if mode == "binary":
+        return any(v != 0 and v != 1 for v in values)  # NaN compares unequal: dense
+    return any(not math.isfinite(v) or v != math.floor(v) for v in values)
+
+
+def _chunks(rows: int, first: int, step: int) -> list[tuple[int, int]]:
+    """Row ranges: ``first`` rows, then ``step`` rows at a time."""
+    bounds = [(0, min(first, rows))]
+    bounds += [(r0, min(r0 + step, rows)) for r0 in range(first, rows, step)]
+    return bounds
+
+
+def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None) -> tuple[Tensor | None, Tensor]:
+    """The check and column sums of one chunk (``scratch`` None: a temporary of the chunk's size)."""
+    magnitude = scratch.like(block) if scratch is not None else Scratch().like(block)
     if block.is_floating_point():
         torch.abs(block, out=magnitude)
     else:
         magnitude.copy_(block).abs_()
-    col = magnitude.sum(0) if magnitude.dtype == torch.float64 else magnitude.sum(0, dtype=torch.float32)
+    col = _column_sums(magnitude)
     if mode == "binary":
         values = block if block.is_floating_point() else block.to(torch.float32)
         return (values * (values - 1)).abs().sum(), col
     if mode == "integer":
         return magnitude.frac_().sum(), col
     return None, col
+
+
+def _events_first_chunk(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
+    """``_chunk_events`` and its flag read back: ``(off, None)`` for a dense chunk."""
+    off, col = _chunk_events(block, mode, scratch)
+    return (off, None) if off.item() != 0 else (off, col)
+
+
+def _early_chunk_events(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
+    """``_chunk_events`` with the check first and its flag read back: ``(off, None)`` for a dense chunk."""
+    magnitude = scratch.like(block)
+    if block.is_floating_point():
+        torch.abs(block, out=magnitude)
+    else:
+        magnitude.copy_(block).abs_()
+    if mode == "binary":
+        values = block if block.is_floating_point() else block.to(torch.float32)
+        off = (values * (values - 1)).abs().sum()
+    else:
+        off = magnitude.frac_().sum()
+    if off.item() != 0:  # non-zero or NaN: dense
+        return off, None
+    if mode == "integer":  # frac_ zeroed |x|: taken again from the chunk, still in cache
+        if block.is_floating_point():
+            torch.abs(block, out=magnitude)
+        else:
+            magnitude.copy_(block).abs_()
+    return off, _column_sums(magnitude)
+
+
+def _column_sums(magnitude: Tensor) -> Tensor:
+    return magnitude.sum(0) if magnitude.dtype == torch.float64 else magnitude.sum(0, dtype=torch.float32)
 
 
 def abs_column_sums(x: Tensor, n: int) -> Tensor:

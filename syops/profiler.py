@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from torch import nn
 from . import distributed, neurobench, nir, validate
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
-from .engine import CountingSession, Row
+from .engine import CountingSession, Row, paused_gc
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
@@ -124,8 +125,6 @@ def profile(
         seed=seed,
     )
     rules = {cls: _as_rule(rule) for cls, rule in custom_rules.items()}
-    samples = 0
-    sample_shape: list[int] = []
     session = CountingSession(
         model, spike_mode=spike_mode, skip_zero_weights=skip_zero_weights, ignore_modules=ignore, custom_rules=rules
     )
@@ -135,6 +134,44 @@ def profile(
         plan.allow_empty = True  # a rank may get no sample; the all-reduce below checks the total
     devices = [plan.device] if plan.device.type == "cuda" else []
     recorder = neurobench.ConnectionRecorder(model)  # footprint as the model came; its layers' input shapes
+    with paused_gc():  # see paused_gc; between batches the young objects are collected (a cycle a forward made)
+        report = _run_and_report(
+            model,
+            plan,
+            session,
+            recorder,
+            group,
+            devices,
+            progress,
+            seed,
+            spike_mode,
+            skip_zero_weights,
+            energy_model,
+            memory_model,
+            count_neuron_updates,
+        )
+        # Freed by reference counting while the collector is paused, not promoted by its next pass.
+        del session, recorder, plan
+    return report
+
+
+def _run_and_report(
+    model,
+    plan,
+    session,
+    recorder,
+    group,
+    devices,
+    progress,
+    seed,
+    spike_mode,
+    skip_zero_weights,
+    energy_model,
+    memory_model,
+    count_neuron_updates,
+) -> Report:
+    samples = 0
+    sample_shape: list[int] = []
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -143,7 +180,9 @@ def profile(
                 session,
                 _progress(progress and (group is None or group.rank == 0), plan.total_batches) as advance,
             ):
-                for batch in plan:
+                for index, batch in enumerate(plan):
+                    if index and not gc.isenabled():
+                        gc.collect(0)
                     session.run(batch, plan.timesteps or 1)
                     samples += batch.samples
                     sample_shape = sample_shape or batch.sample_shape
@@ -160,7 +199,7 @@ def profile(
         notes.append(INEXACT_NOTE)
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
-        warnings.warn(RAW_INPUT_NOTE, stacklevel=2)
+        warnings.warn(RAW_INPUT_NOTE, stacklevel=3)  # the caller of syops.profile
     report = build_report(
         model,
         session,

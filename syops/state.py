@@ -5,11 +5,13 @@ dictionary (training flag, anything a forward pass sets or replaces); the conten
 buffer, submodule, hook and spiking-memory dictionaries, and of list / dict / set attributes (a shallow
 copy: the items themselves are the objects that were there); the values of its buffers and
 tensor-valued state (a neuron's membrane potential, kept as a copy, written back when its version
-counter moved); the values, shapes and ``requires_grad`` of its parameters (a copy of every parameter
-is kept while profiling, since a write through ``.data`` moves no version counter: written back when it
-differs), and a lazy module's uninitialised parameters.
+counter moved); the values, storage, shapes and ``requires_grad`` of its parameters (a write through
+``.data`` moves no version counter, so ``syops.guard`` copies a parameter on the first call that may
+write it or hand out its memory, and restore writes back a copy that differs: a parameter nothing
+writes is never copied nor read), and a lazy module's uninitialised parameters.
 
-Not restored: objects outside the model (globals, files, other modules a forward reaches), the inside
+Not restored: objects outside the model (globals, files, other modules a forward reaches), writes to a
+parameter through an alias of it made before profiling and kept outside the model, the inside
 of other objects an attribute holds (a tensor in a dict in a list, a custom object's fields), a
 parameter's ``.grad``, and anything written to a tensor that refuses writes (inference-mode tensors).
 """
@@ -23,6 +25,8 @@ from operator import is_
 
 import torch
 from torch import Tensor, nn
+
+from . import guard
 
 # Mapping attributes whose *contents* a forward pass may change (spikingjelly keeps neuron state in
 # ``_memories``; snnTorch and sinabs in buffers or plain attributes).
@@ -65,6 +69,7 @@ class _ModuleSnapshot:
     # v_reset; None for a tensor computed with grad, which a reset may detach in place, as sinabs' does)
     tensors: list[tuple[Tensor, Tensor, int, bool | None]] = field(default_factory=list)
     parameters: list[_ParameterSnapshot] = field(default_factory=list)
+    guarded: list[guard._Guarded] = field(default_factory=list)  # parameters copied only when written
 
 
 # Attribute values that cannot hold a tensor: skipped without a closer look (most of a module's __dict__).
@@ -91,6 +96,14 @@ class ModelSnapshot:
 
     def __init__(self, model: nn.Module) -> None:
         self._snaps: list[tuple[nn.Module, _ModuleSnapshot]] = []
+        try:
+            self._take(model)
+        except BaseException:
+            self.restore()  # parameters already guarded get their class back
+            raise
+
+    def _take(self, model: nn.Module) -> None:
+        seen: set[int] = set()  # a parameter two modules share is kept once
         with torch.no_grad():
             for module in model.modules():
                 snap = _ModuleSnapshot(cls=type(module), attributes=dict(module.__dict__))
@@ -101,8 +114,16 @@ class ModelSnapshot:
                     (t, t.detach().clone(), t._version, t.requires_grad if t.is_leaf else None)
                     for t in _state_tensors(module)
                 ]
-                snap.parameters = [_parameter_snapshot(p) for p in module._parameters.values() if p is not None]
                 self._snaps.append((module, snap))
+                for p in module._parameters.values():
+                    if p is None or id(p) in seen:
+                        continue
+                    seen.add(id(p))
+                    record = guard.guard(p) if guard.guardable(p) else None
+                    if record is not None:
+                        snap.guarded.append(record)
+                    else:
+                        snap.parameters.append(_parameter_snapshot(p))
 
     def restore(self) -> None:
         with torch.no_grad():
@@ -126,6 +147,8 @@ class ModelSnapshot:
                             target.update(contents)
                 for saved in snap.parameters:
                     _restore_parameter(saved)
+                for record in snap.guarded:
+                    _restore_guarded(record)
                 for tensor, saved, version, requires_grad in snap.tensors:
                     if requires_grad is not None and tensor.requires_grad != requires_grad and tensor.is_leaf:
                         with contextlib.suppress(RuntimeError):  # an inference-mode tensor
@@ -160,6 +183,26 @@ def _restore_parameter(saved: _ParameterSnapshot) -> None:
             p.copy_(saved.data)
     if p.requires_grad != saved.requires_grad:
         p.requires_grad_(saved.requires_grad)
+
+
+def _restore_guarded(record: guard._Guarded) -> None:
+    guard.release(record)
+    p, data = record.parameter, record.data
+    same_data = (
+        p.shape == data.shape
+        and p.dtype == data.dtype
+        and p.device == data.device
+        and p.stride() == data.stride()
+        and p.storage_offset() == data.storage_offset()
+        and p.untyped_storage().data_ptr() == record.storage
+    )
+    if not same_data:  # p.data was replaced, or p was resized or set_ to other memory
+        p.data = data
+    if record.saved is not None and not torch.equal(data, record.saved):
+        with contextlib.suppress(RuntimeError):  # an inference-mode parameter refuses writes
+            data.copy_(record.saved)
+    if p.requires_grad != record.requires_grad:
+        p.requires_grad_(record.requires_grad)
 
 
 def _same_contents(current: dict | set | list, saved: dict | set | list) -> bool:

@@ -1,0 +1,184 @@
+"""The CPU fast path (syops.events' early exit, syops.accumulate's host-decided dense calls) counts exactly
+what the device path counts: the same report, field by field, on spiking and dense models; a dense operand
+is decided wherever its first non-integer element lies; an event operand is still read in full."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from spikingjelly.activation_based import neuron, surrogate
+from torch import nn
+
+import syops
+from helpers import is_events, make_input
+from syops import accumulate
+from syops.accumulate import Evaluator, RowAccumulator
+from syops.events import _CHUNK, _PEEK, _PROBE, Scratch, column_events
+from syops.terms import Elementwise, Synaptic
+
+
+def _dense_at(shape: tuple[int, ...], where: int, seed: int) -> torch.Tensor:
+    """Spike counts with a single non-integer element at flat index ``where``."""
+    x = make_input("integer", shape, torch.Generator().manual_seed(seed))
+    x.view(-1)[where] = 0.5
+    return x
+
+
+@pytest.mark.parametrize("width", [1, 7, 4096, 70_000])
+@pytest.mark.parametrize("where", ["first", "after_peek", "middle", "last", "none"])
+@pytest.mark.parametrize("mode", ["integer", "binary"])
+@pytest.mark.parametrize("expect_events", [False, True])
+def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
+    rows = max(3, (3 * _CHUNK) // width)  # several chunks
+    shape = (rows, width)
+    if where == "none":
+        x = make_input("binary", shape, torch.Generator().manual_seed(width))
+    else:
+        index = {"first": 0, "after_peek": _PEEK, "middle": rows * width // 2, "last": rows * width - 1}
+        x = _dense_at(shape, index[where], width)
+        if mode == "binary":
+            x = (x > 0).float()
+            x.view(-1)[index[where]] = 0.5
+    full_off, full_col = column_events(x, mode, width, Scratch(), early=False)
+    off, col = column_events(x, mode, width, Scratch(), early=True, expect_events=expect_events)
+    truth = is_events(x, mode)
+    assert bool(full_off == 0) == truth and bool(off == 0) == truth
+    if truth:  # an event operand: read in full, the same column sums bit for bit
+        assert col is not None and torch.equal(col, full_col)
+        assert torch.equal(col, x.abs().sum(0))
+    else:  # dense: no column sums
+        assert col is None
+
+
+@pytest.mark.parametrize("integer_head", [False, True])
+def test_a_dense_operand_decided_early_reads_no_further(integer_head):
+    """Decided by the host's peek at the first elements (no kernel at all), or by the first chunk."""
+    x = torch.randn(64, 1024)
+    if integer_head:
+        x.view(-1)[:_PEEK] = 1.0
+    reads = []
+    original = torch.Tensor.frac_
+
+    def counting_frac(self):
+        reads.append(self.numel())
+        return original(self)
+
+    torch.Tensor.frac_ = counting_frac
+    try:
+        off, col = column_events(x, "integer", 1024, Scratch(), early=True)
+    finally:
+        torch.Tensor.frac_ = original
+    assert col is None and bool(off != 0) and reads == ([_PROBE] if integer_head else [])
+
+
+class _Spiking(nn.Module):
+    """Dense input → conv → BN → neuron → conv, a residual of spikes and dense values, a Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.sn = neuron.LIFNode(v_threshold=0.3, surrogate_function=surrogate.ATan(), step_mode="m")
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.fc = nn.Linear(8 * 12 * 12, 5)
+
+    def forward(self, x):  # [T, B, 2, 12, 12]
+        t, b = x.shape[:2]
+        y = self.bn(self.conv1(x.flatten(0, 1)))
+        s = self.sn(y.view(t, b, 8, 12, 12)).flatten(0, 1)
+        z = self.conv2(s)
+        mixed = s + z  # an event operand beside a dense one: a dense call, each operand read its own way
+        both = s * s  # two event operands
+        return self.fc((mixed + both).flatten(1))
+
+
+def _reports(model, **kwargs):
+    """The report on the CPU fast path and on the device path (no flag read back), as JSON."""
+    fast = syops.profile(model, **kwargs).to_json()
+    original = accumulate.reads_back_free
+    accumulate.reads_back_free = lambda device: False
+    try:
+        slow = syops.profile(model, **kwargs).to_json()
+    finally:
+        accumulate.reads_back_free = original
+    return fast, slow
+
+
+@pytest.mark.parametrize("memory", ["sram-45nm", "sram-45nm-noreuse", "none"])
+def test_the_cpu_path_gives_the_device_paths_report(memory):
+    torch.manual_seed(0)
+    net = _Spiking()
+    x = torch.rand(3, 2, 2, 12, 12, generator=torch.Generator().manual_seed(1))
+    fast, slow = _reports(net, inputs=x, time_layout="TB", memory=memory)
+    assert fast == slow
+    dense = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    fast, slow = _reports(dense, input_res=(3, 8, 8), memory=memory)
+    assert fast == slow
+
+
+def test_mixed_elementwise_operands_are_read_each_their_own_way():
+    class Mixed(nn.Module):
+        def forward(self, a, b):
+            return a + b
+
+    a = make_input("integer", (2, 3, 40, 40), torch.Generator().manual_seed(2))
+    b = _dense_at((2, 3, 40, 40), 2 * 3 * 40 * 40 - 1, 3)  # dense only in its last element
+    report = syops.profile(Mixed(), inputs=(a, b))
+    row = report.layer("", "add")
+    assert row.macs == a.numel() / 2 and row.acs == 0  # one dense operand: the call is dense
+    # events of the event operand from the queue, every element of the dense one
+    assert row.memory["input_reads"] == pytest.approx((float(a.abs().sum()) + b.numel()) / 2)
+    events = syops.profile(Mixed(), inputs=(a, a.clone()))
+    assert events.layer("", "add").acs == a.numel() / 2
+    assert events.layer("", "add").memory["input_reads"] == pytest.approx(2 * float(a.abs().sum()) / 2)
+
+
+def test_a_synaptic_layer_on_an_input_dense_only_at_its_end():
+    linear = nn.Linear(300, 4, bias=False)
+    x = _dense_at((50, 300), 50 * 300 - 1, 4)
+    row = syops.profile(nn.Sequential(linear), inputs=x).layer("0")
+    assert row.macs == 300 * 4 and row.synops == 0  # per sample
+    events = make_input("integer", (50, 300), torch.Generator().manual_seed(4))
+    row = syops.profile(nn.Sequential(linear), inputs=events).layer("0")
+    assert row.macs == 0 and row.synops == pytest.approx(float(events.abs().sum()) * 4 / 50)
+
+
+def test_another_device_takes_the_device_path_and_reads_nothing_back():
+    """On any device but a CPU (here the meta device, whose tensors have no values: reading one back
+    raises) every operand is queued, whatever it holds, and nothing is read back per call."""
+    evaluator = Evaluator(torch.device("meta"), "integer")
+    assert not evaluator.early
+    x = torch.empty(2, 3, 8, 8, device="meta")
+    fanout = torch.empty(8, 8, device="meta")
+    row = RowAccumulator()
+    evaluator.add(row, [Synaptic(x, 100, fanout, 0, weights=27, outputs=50, in_per_image=192)])
+    evaluator.add(row, [Elementwise((x, x), x.numel())])
+    assert len(evaluator._pending) == 2 and len(evaluator._pending.part_calls) == 3
+
+
+def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
+    """The layer after a neuron reads the spikes through the neuron's remembered column sums (the
+    rules' operands are detached copies, new objects each call: the memory is of the model's own)."""
+    reads = []
+    original = accumulate.column_events
+
+    def counted(x, *args):
+        reads.append(tuple(x.shape))
+        return original(x, *args)
+
+    monkeypatch.setattr(accumulate, "column_events", counted)
+
+    class NeuronThenConv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sn = neuron.IFNode(v_threshold=0.5, surrogate_function=surrogate.ATan(), step_mode="m")
+            self.conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+
+        def forward(self, x):  # [T, B, 2, 6, 6]
+            return self.conv(self.sn(x).flatten(0, 1))
+
+    x = torch.rand(3, 1, 2, 6, 6, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    report = syops.profile(NeuronThenConv(), inputs=x, time_layout="TB")
+    # the model input's check and the neuron's output; the conv's input [T·B, 2, 6, 6] is never read
+    assert reads == [(3, 1, 2, 6, 6), (3, 1, 2, 6, 6)]
+    assert report.layer("conv").macs == 0 and report.layer("conv").synops > 0
