@@ -375,7 +375,8 @@ class Evaluator:
         numel = sum(x.numel() for x in operands)
         outputs = t.ops if t.outputs is None else t.outputs
         first = operands[0] if operands else None
-        in_per_image = self._per_image(first) if first is not None else max(t.ops // max(self.images_per_call, 1), 1)
+        samples, steps = self.batch_images
+        in_per_image = self._per_image(first) if first is not None else max(t.ops // (samples * steps), 1)
         out_per_image = max(outputs * in_per_image // max(first.numel(), 1), 1) if first is not None else in_per_image
         key = ("elt", t.ops, numel, outputs, in_per_image)
 
@@ -400,11 +401,6 @@ class Evaluator:
         for off, col, elements in parts:  # events iff every operand is an event tensor
             self._queue_part(call, off, self._nothing if col is None else col, elements)
         self._queued()
-
-    @property
-    def images_per_call(self) -> int:
-        samples, steps = self.batch_images
-        return samples * steps
 
     def _product(self, row: RowAccumulator, t: Product) -> None:
         a = self._local(t.a) if t.a is not None else None
@@ -447,9 +443,10 @@ class Evaluator:
             is_event = is_event | paired
         # where, not products with the flags: a dense operand's sum may be NaN or inf
         events = torch.where(ev_a, events_a, 0.0) + torch.where(ev_b, events_b, 0.0)
-        elems = torch.where(ev_a, float(a_numel), 0.0) + torch.where(ev_b, float(b_numel), 0.0)
+        # element counts in the accumulator dtype (a Python scalar would make float32, inexact past 2**24)
+        elems = torch.where(ev_a, self._one * a_numel, self._zero) + torch.where(ev_b, self._one * b_numel, self._zero)
         other_reads = torch.where(paired, 0.0, synops)  # an event times a dense value reads the value
-        vec = torch.stack((self._one, synops, events.to(self.dtype), elems.to(self.dtype), other_reads))
+        vec = torch.stack((self._one, synops, events.to(self.dtype), elems, other_reads))
         slot.product += torch.where(is_event, vec, self._zero)
 
     def _neuron(self, row: RowAccumulator, t: Neuron) -> None:
@@ -526,10 +523,11 @@ class Evaluator:
                 updates = nslot.calls * nslot.updates
                 c.neuron_updates += updates
                 c.neuron_update_macs += updates if nslot.leaky else 0
-                c.spikes += spikes_of.get(id(nslot), 0.0)
+                spikes = spikes_of.get(id(nslot), 0.0)
+                c.spikes += spikes
                 c.neurons = max(c.neurons or 0, nslot.neurons)
                 if memory is not None:
-                    c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes_of.get(id(nslot), 0.0), memory))
+                    c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes, memory))
                 if nslot.spike_map is not None and (
                     c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()
                 ):

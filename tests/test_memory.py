@@ -432,3 +432,18 @@ def test_sdpa_reads_the_attention_weights_it_computes():
     assert m["output_writes"] == 36 + 36 + 24  # scores, weights, the output
     noreuse = syops.profile(Attention(), inputs=x, memory="sram-45nm-noreuse").layer("").memory
     assert noreuse["input_reads"] == 2 * 144 + 36 + 2 * 144  # both operands per MAC, twice; the softmax
+
+
+def test_product_event_elements_are_exact_past_float32():
+    """A matmul with an event operand of 2**24 + 1 elements: its element count (for the event rate) is
+    kept in the accumulator dtype, not rounded to float32."""
+    a = torch.zeros(1, (1 << 24) + 1)
+    a[0, 0] = 1.0
+    b = torch.ones((1 << 24) + 1, 1) * 0.5
+
+    class MatMul(nn.Module):
+        def forward(self, x, y):
+            return x @ y
+
+    layer = syops.profile(MatMul(), inputs=(a, b), batch_size=1, memory="none").layer("", "matmul")
+    assert layer.input_event_rate == 1 / ((1 << 24) + 1)
