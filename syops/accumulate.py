@@ -93,6 +93,9 @@ class _Slot:
     # A product of two activations classifies each operand on its own: [event calls, synops, events,
     # event elements, reads of the dense operand by events], accumulated at once (products are few).
     product: Tensor | None = None
+    # On a CPU each call's flag and sums are read at once (free there) and added here, not queued: the same
+    # five columns as the device accumulator's row, exact integers in float64 (see Evaluator._host_parts).
+    host: list[float] | None = None
 
 
 @dataclass
@@ -164,6 +167,7 @@ class Evaluator:
         # (samples, time steps) of the batch running: how many images an activation tensor holds
         self.batch_images: tuple[int, int] = (1, 1)
         self._inexact = self._false
+        self._inexact_host = False
         self._pending = _Pending()
 
     def new_batch(self, samples: int = 1, timesteps: int = 1) -> None:
@@ -263,6 +267,32 @@ class Evaluator:
         pending = self._pending
         if len(pending) >= _FOLD or pending.elements >= _FOLD_ELEMENTS:
             self._fold()
+
+    def _host_parts(self, slot: _Slot, parts: list[tuple[Tensor | None, Tensor | None, int]], fanout=None) -> None:
+        """One call's parts (check, column sums, elements) added to the slot on the host, as ``_fold`` adds
+        them on the device: the call is events iff every part is; an event part's events (and with a
+        ``fanout`` map, its synops) are counted, a dense part's elements are read."""
+        is_event = 1.0
+        synops = events = dense_reads = 0.0
+        for off, col, elements in parts:
+            if col is None or (off is not None and off.item() != 0):  # non-zero or NaN: dense
+                is_event = 0.0
+                dense_reads += elements
+                continue
+            total = col.sum(dtype=torch.float64).item() if col.numel() != 1 else col.item()
+            if total >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32:
+                self._inexact_host = True
+            events += total
+            if fanout is not None:
+                synops += torch.dot(col.to(torch.float64), fanout).item()
+        host = slot.host
+        if host is None:
+            host = slot.host = [0.0] * _WIDTH
+        host[0] += is_event
+        host[1] += synops * is_event
+        host[2] += events * is_event
+        host[3] += events
+        host[4] += dense_reads
 
     def _fold(self) -> None:
         """Add every queued call to the accumulator, with the same few kernels for any number of calls:
@@ -366,6 +396,9 @@ class Evaluator:
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
+            if self.early:
+                self._host_parts(slot, [(off, col, x.numel())], fanout)
+                return
             self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()
 
@@ -393,6 +426,9 @@ class Evaluator:
         if self.early and all(col is None for _, col, _ in parts):
             # every operand dense, decided on the host (or none visible: one read per operation)
             slot.dense_reads += numel if operands else t.ops
+            return
+        if self.early and operands:
+            self._host_parts(slot, parts)
             return
         call = self._queue_call(slot)
         if not t.operands:
@@ -464,7 +500,8 @@ class Evaluator:
         # One call's spikes per neuron are at most rows × the largest spike count, exact in float32; calls
         # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
         # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
-        spikes = torch.where(torch.isfinite(col), col, 0)
+        events = self.early and (off is None or off.item() == 0)  # a CPU reads the flag for free
+        spikes = col if events else torch.nan_to_num(col, 0.0, 0.0, 0.0)
         slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
         self._remember(t.output, off, col, t.neurons)  # the object the model passes on, not our detached view
 
@@ -495,7 +532,10 @@ class Evaluator:
             if row.fixed.dense_macs or row.fixed.acs or row.fixed.macs:
                 c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
             for slot in row.slots.values():
-                ev_calls, synops, events, event_reads, dense_reads = slot_values[slot.index]
+                values = slot_values[slot.index]
+                if slot.host is not None:
+                    values = [a + b for a, b in zip(values, slot.host, strict=True)]
+                ev_calls, synops, events, event_reads, dense_reads = values
                 dense_reads += slot.dense_reads
                 event_elems = ev_calls * slot.event_elems
                 if slot.scale is not None:
@@ -534,4 +574,4 @@ class Evaluator:
                     c.spike_map = nslot.spike_map.view(nslot.shape)
             out.append(c)
         extras = [next(it) for _ in extra or []]
-        return out, extras, next(it) > 0
+        return out, extras, next(it) > 0 or self._inexact_host

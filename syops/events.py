@@ -12,7 +12,8 @@ float64 (exact to 2**53).
 
 from __future__ import annotations
 
-import math
+import contextlib
+import ctypes
 from typing import Literal
 
 import torch
@@ -22,12 +23,13 @@ SpikeMode = Literal["integer", "binary"]
 SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 
 # 2**16 float32 elements (256 KiB): a chunk stays in the CPU's L2 cache between the passes over it, and
-# the scratch buffer (at most this, or one row if a row is longer) adds little to peak memory. 2**18 ran
+# the scratch buffer (at most this, or a 64th of an operand whose rows are longer) adds little to peak memory. 2**18 ran
 # about 1 ms faster on spiking ResNet-18 but raised a dense ResNet-18's peak memory by 20 %.
 _CHUNK = 1 << 16
-_PROBE = 1 << 12  # elements of the first chunk on the early path
+_MAX_BLOCKS = 64  # column blocks of a row longer than a chunk (the scratch grows past a chunk beyond it)
 _PEEK = 32  # elements looked at on the host before any kernel, on the early path
 _DENSE = torch.ones(())  # the check of an operand a peek decided dense (non-zero: not events)
+_CTYPES = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 
@@ -69,44 +71,36 @@ def column_events(
     non-finite operand is never an event tensor, and callers drop its NaN sums with ``where``); None when the dtype
     already says so (bool, or integers in integer mode) or when ``mode`` is None (no check wanted).
 
-    Per chunk of rows: |x| into a scratch buffer, its column sums, its fractional part in place, the
-    sum of that: four kernels, three of them on data still in cache.
+    Per chunk (of rows, or of columns when one row is longer than a chunk): |x| into a scratch buffer, its
+    column sums, its fractional part in place, the sum of that: four kernels, three of them on data still
+    in cache.
 
-    ``early`` (a CPU, where reading a flag back costs nothing): each chunk is checked before its column
-    sums are taken, and the first chunk that is not all event counts ends the read: ``(off, None)``, with
-    ``off`` that chunk's non-zero (or NaN) check. A sum of non-negative terms is non-zero as soon as one
-    chunk's is, so ``off == 0`` decides the same; a dense operand's column sums are never needed.
-    Before any kernel, the first 32 elements are looked at on the host (a view of CPU memory): one that
-    is no event count decides a dense operand at once, ``(a non-zero check, None)``.
-    ``expect_events`` (the caller's last operand at this place was events): the column sums are taken
-    first, in chunks as without ``early``, and the flag read after each chunk.
+    ``early`` (a CPU, where reading a flag back costs nothing): before any kernel the first 32 elements are
+    looked at on the host (read straight from CPU memory): one that is no event count decides a dense
+    operand at once, ``(a non-zero check, None)``. Otherwise (or with ``expect_events``, the caller's last
+    operand at this place was events) each chunk's flag is read after its column sums, and the first chunk
+    that is not all event counts ends the read: ``(off, None)`` with ``off`` non-zero (or NaN). A sum of
+    non-negative terms is non-zero as soon as one chunk's is, so ``off == 0`` decides the same; a dense
+    operand's column sums are never needed.
     """
+    check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
+    early = early and check is not None
+    if early and not expect_events and x.numel() and _peek_is_dense(_head(x), check):
+        return _DENSE, None
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
         return None, torch.zeros(width, dtype=torch.float32, device=x.device)
-    check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
-    chunk = _chunk_events
-    if early and check is not None:
-        if not expect_events and x.is_contiguous() and _peek_is_dense(rows.view(-1)[:_PEEK].tolist(), check):
-            return _DENSE, None
-        chunk = _events_first_chunk if expect_events else _early_chunk_events
-    first = step
-    if chunk is _early_chunk_events:
-        # A short first chunk: a dense operand is nearly always decided by its first few thousand elements.
-        first = max(1, min(step, _PROBE // max(width, 1)))
-    if rows.shape[0] <= first:  # one chunk (most layer inputs)
+    chunk = _events_first_chunk if early else _chunk_events
+    if step == 1 and rows.numel() > _CHUNK:  # rows longer than a chunk (a neuron layer's [steps, neurons])
+        return _wide_column_events(rows, check, scratch, early)
+    if rows.shape[0] <= step:  # one chunk (most layer inputs)
         return chunk(rows, check, scratch)
-    if step == 1 and chunk is _chunk_events:
-        # Rows longer than a chunk (a neuron layer's output, [steps, neurons]): one pass over all rows
-        # into a temporary of x's size. It is bit for bit the stack of one-row column sums that chunking
-        # would sum (a one-element sum is exact), without the stack, and the check sums the same terms.
-        return _chunk_events(rows, check, None)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
-    for r0, r1 in _chunks(rows.shape[0], first, step):
-        off, col = chunk(rows[r0:r1], check, scratch)
+    for r0 in range(0, rows.shape[0], step):
+        off, col = chunk(rows[r0 : r0 + step], check, scratch)
         if col is None:  # early: this chunk decided a dense operand
             return off, None
         cols.append(col)
@@ -115,18 +109,59 @@ def column_events(
     return (torch.stack(offs).sum() if offs else None), torch.stack(cols).sum(0)
 
 
+def _wide_column_events(
+    rows: Tensor, mode: SpikeMode | None, scratch: Scratch, early: bool
+) -> tuple[Tensor | None, Tensor | None]:
+    """``column_events`` of rows longer than a chunk, a block of whole columns at a time (at most
+    ``_MAX_BLOCKS`` blocks): each column's sum is taken over the same rows in the same order as one pass
+    over all rows would, so the column sums are bit for bit the same, and the scratch stays small."""
+    count, width = rows.shape
+    # Whole vector lanes per block (a multiple of 256 columns): torch sums a block's columns as it sums them
+    # in the full rows, the last few columns of a row included.
+    block = -(-max(1, _CHUNK // count, -(-width // _MAX_BLOCKS)) // 256) * 256
+    dtype = torch.float64 if rows.dtype == torch.float64 else torch.float32
+    col = torch.empty(width, dtype=dtype, device=rows.device)
+    offs: list[Tensor] = []
+    starts = list(range(0, width, block))
+    if len(starts) > 1 and width - starts[-1] < 256:  # a few columns alone would be summed another way
+        starts.pop()
+    for c0, c1 in zip(starts, [*starts[1:], width], strict=True):
+        part = rows[:, c0:c1]
+        magnitude = scratch.like(part)
+        if part.is_floating_point():
+            torch.abs(part, out=magnitude)
+        else:
+            magnitude.copy_(part).abs_()
+        torch.sum(magnitude, 0, dtype=dtype, out=col[c0:c1])
+        off = _check(part, magnitude, mode)
+        if off is None:
+            continue
+        if early and off.item() != 0:  # non-zero or NaN: dense
+            return off, None
+        offs.append(off)
+    return (torch.stack(offs).sum() if offs else None), col
+
+
+def _head(x: Tensor) -> list:
+    """The first (up to) ``_PEEK`` elements of ``x`` on the host: read straight from CPU memory for a
+    contiguous float tensor (no kernel, no dispatch), else through a view."""
+    n = min(x.numel(), _PEEK)
+    kind = _CTYPES.get(x.dtype)
+    if kind is not None and x.layout == torch.strided and x.is_contiguous() and not x.is_neg():
+        with contextlib.suppress(RuntimeError):  # a tensor without storage (fake, functional): a view
+            return list((kind * n).from_address(x.data_ptr()))
+    return x.detach().reshape(-1)[:n].tolist()
+
+
 def _peek_is_dense(values: list, mode: SpikeMode) -> bool:
-    """Is one of ``values`` (the first elements, read to the host: a CPU's view) no event count?"""
+    """Is one of ``values`` (the first elements, read to the host: a CPU's view) no event count? (Looped
+    in C: NaN and inf are no integer and in no set of events.)"""
     if mode == "binary":
-        return any(v != 0 and v != 1 for v in values)  # NaN compares unequal: dense
-    return any(not math.isfinite(v) or v != math.floor(v) for v in values)
+        return not _BINARY.issuperset(values)
+    return not all(map(float.is_integer, values))  # integer mode peeks at floating-point tensors only
 
 
-def _chunks(rows: int, first: int, step: int) -> list[tuple[int, int]]:
-    """Row ranges: ``first`` rows, then ``step`` rows at a time."""
-    bounds = [(0, min(first, rows))]
-    bounds += [(r0, min(r0 + step, rows)) for r0 in range(first, rows, step)]
-    return bounds
+_BINARY = frozenset({0, 1})
 
 
 def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None) -> tuple[Tensor | None, Tensor]:
@@ -137,40 +172,23 @@ def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None
     else:
         magnitude.copy_(block).abs_()
     col = _column_sums(magnitude)
+    return _check(block, magnitude, mode), col
+
+
+def _check(block: Tensor, magnitude: Tensor, mode: SpikeMode | None) -> Tensor | None:
+    """The event check of a chunk whose |x| is ``magnitude`` (overwritten in integer mode)."""
     if mode == "binary":
         values = block if block.is_floating_point() else block.to(torch.float32)
-        return (values * (values - 1)).abs().sum(), col
+        return (values * (values - 1)).abs().sum()
     if mode == "integer":
-        return magnitude.frac_().sum(), col
-    return None, col
+        return magnitude.frac_().sum()
+    return None
 
 
 def _events_first_chunk(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
     """``_chunk_events`` and its flag read back: ``(off, None)`` for a dense chunk."""
     off, col = _chunk_events(block, mode, scratch)
     return (off, None) if off.item() != 0 else (off, col)
-
-
-def _early_chunk_events(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
-    """``_chunk_events`` with the check first and its flag read back: ``(off, None)`` for a dense chunk."""
-    magnitude = scratch.like(block)
-    if block.is_floating_point():
-        torch.abs(block, out=magnitude)
-    else:
-        magnitude.copy_(block).abs_()
-    if mode == "binary":
-        values = block if block.is_floating_point() else block.to(torch.float32)
-        off = (values * (values - 1)).abs().sum()
-    else:
-        off = magnitude.frac_().sum()
-    if off.item() != 0:  # non-zero or NaN: dense
-        return off, None
-    if mode == "integer":  # frac_ zeroed |x|: taken again from the chunk, still in cache
-        if block.is_floating_point():
-            torch.abs(block, out=magnitude)
-        else:
-            magnitude.copy_(block).abs_()
-    return off, _column_sums(magnitude)
 
 
 def _column_sums(magnitude: Tensor) -> Tensor:

@@ -13,7 +13,8 @@ import syops
 from helpers import is_events, make_input
 from syops import accumulate
 from syops.accumulate import Evaluator, RowAccumulator
-from syops.events import _CHUNK, _PEEK, _PROBE, Scratch, column_events
+from syops.events import _CHUNK, _PEEK, Scratch, column_events
+from syops.profiler import INEXACT_NOTE
 from syops.terms import Elementwise, Synaptic
 
 
@@ -68,7 +69,7 @@ def test_a_dense_operand_decided_early_reads_no_further(integer_head):
         off, col = column_events(x, "integer", 1024, Scratch(), early=True)
     finally:
         torch.Tensor.frac_ = original
-    assert col is None and bool(off != 0) and reads == ([_PROBE] if integer_head else [])
+    assert col is None and bool(off != 0) and reads == ([_CHUNK] if integer_head else [])
 
 
 class _Spiking(nn.Module):
@@ -182,3 +183,41 @@ def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
     # the model input's check and the neuron's output; the conv's input [T·B, 2, 6, 6] is never read
     assert reads == [(3, 1, 2, 6, 6), (3, 1, 2, 6, 6)]
     assert report.layer("conv").macs == 0 and report.layer("conv").synops > 0
+
+
+@pytest.mark.parametrize(("rows", "width"), [(4, 262_144), (200, 70_000), (3, _CHUNK + 1), (1, 3 * _CHUNK)])
+@pytest.mark.parametrize("early", [False, True])
+def test_rows_longer_than_a_chunk_are_summed_bit_for_bit_in_blocks_of_columns(rows, width, early):
+    """A neuron layer's [steps, neurons] output is read a block of columns at a time: the column sums are
+    those of one pass over all rows, bit for bit (analog values included: a neuron's spike map), and the
+    scratch stays a small part of the operand."""
+    gen = torch.Generator().manual_seed(rows)
+    analog = torch.randn(rows, width, generator=gen)
+    scratch = Scratch()
+    off, col = column_events(analog, "integer", width, scratch)
+    assert bool(off != 0) and torch.equal(col, analog.abs().sum(0))
+    spikes = (analog > 1).float() * 2
+    off, col = column_events(spikes, "integer", width, scratch, early=early, expect_events=early)
+    assert bool(off == 0) and torch.equal(col, spikes.sum(0))
+    # a block: a 64th of the row (or a chunk's worth of columns), in whole lanes of 256, with a short tail
+    assert max(b.numel() for b in scratch._buffers.values()) <= max(_CHUNK, -(-width // 64) * rows) + 512 * rows
+    if early:  # a dense block ends the read
+        assert column_events(analog, "integer", width, Scratch(), early=True, expect_events=True)[1] is None
+
+
+def test_a_column_sum_that_could_round_is_flagged_on_both_paths():
+    """2**23 events on each position of three rows: a float32 column sum of 3·2**23, above 2**24."""
+    linear = nn.Sequential(nn.Linear(4, 2, bias=False))
+    for value, flagged in ((1 << 23, True), (1 << 22, False)):  # 3·2**22 < 2**24: exact
+        x = torch.full((3, 4), float(value))
+        with pytest.warns(UserWarning, match="integers beyond"):
+            fast = syops.profile(linear, inputs=x)
+        original = accumulate.reads_back_free
+        accumulate.reads_back_free = lambda device: False
+        try:
+            with pytest.warns(UserWarning, match="integers beyond"):
+                slow = syops.profile(linear, inputs=x)
+        finally:
+            accumulate.reads_back_free = original
+        assert fast.to_json() == slow.to_json() and fast.notes == slow.notes
+        assert (INEXACT_NOTE in fast.notes) == flagged
