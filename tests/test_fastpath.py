@@ -69,7 +69,7 @@ def test_a_dense_operand_decided_early_reads_no_further(integer_head):
         off, col = column_events(x, "integer", 1024, Scratch(), early=True)
     finally:
         torch.Tensor.frac_ = original
-    assert col is None and bool(off != 0) and reads == ([_CHUNK] if integer_head else [])
+    assert col is None and bool(off != 0) and reads == ([min(x.numel(), _CHUNK)] if integer_head else [])
 
 
 class _Spiking(nn.Module):
@@ -185,7 +185,7 @@ def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
     assert report.layer("conv").macs == 0 and report.layer("conv").synops > 0
 
 
-@pytest.mark.parametrize(("rows", "width"), [(4, 262_144), (200, 70_000), (3, _CHUNK + 1), (1, 3 * _CHUNK)])
+@pytest.mark.parametrize(("rows", "width"), [(4, _CHUNK), (20, 300_001), (3, _CHUNK + 1), (1, 3 * _CHUNK)])
 @pytest.mark.parametrize("early", [False, True])
 def test_rows_longer_than_a_chunk_are_summed_bit_for_bit_in_blocks_of_columns(rows, width, early):
     """A neuron layer's [steps, neurons] output is read a block of columns at a time: the column sums are
