@@ -31,7 +31,7 @@ _CHUNK = 1 << 18
 _MAX_BLOCKS = 64  # column blocks of a row longer than a chunk (the scratch grows past a chunk beyond it)
 _PEEK = 32  # elements looked at on the host before any kernel, on the early path
 _DENSE = torch.ones(())  # the check of an operand a peek decided dense (non-zero: not events)
-_CTYPES = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
+_CTYPES = {torch.float32: ctypes.POINTER(ctypes.c_float), torch.float64: ctypes.POINTER(ctypes.c_double)}
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 
@@ -87,7 +87,7 @@ def column_events(
     """
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     early = early and check is not None
-    if early and not expect_events and x.numel() and _peek_is_dense(_head(x), check):
+    if early and not expect_events and x.numel() and _peek_is_dense(_sample(x), check):
         return _DENSE, None
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
@@ -144,15 +144,19 @@ def _wide_column_events(
     return (torch.stack(offs).sum() if offs else None), col
 
 
-def _head(x: Tensor) -> list:
-    """The first (up to) ``_PEEK`` elements of ``x`` on the host: read straight from CPU memory for a
-    contiguous float tensor (no kernel, no dispatch), else through a view."""
-    n = min(x.numel(), _PEEK)
+def _sample(x: Tensor) -> list:
+    """Elements of ``x`` looked at on the host: the first ``_PEEK`` and ``_PEEK`` more spread evenly over
+    the rest (a convolution's output of sparse spikes starts with zeros, and is dense further on). Read
+    straight from CPU memory for a contiguous float tensor (no kernel, no dispatch), else through views."""
+    n = x.numel()
+    step = max(1, (n - _PEEK) // _PEEK)
     kind = _CTYPES.get(x.dtype)
     if kind is not None and x.layout == torch.strided and x.is_contiguous() and not x.is_neg():
-        with contextlib.suppress(RuntimeError):  # a tensor without storage (fake, functional): a view
-            return list((kind * n).from_address(x.data_ptr()))
-    return x.detach().reshape(-1)[:n].tolist()
+        with contextlib.suppress(RuntimeError):  # a tensor without storage (fake, functional): views
+            data = ctypes.cast(x.data_ptr(), kind)
+            return data[:_PEEK] + data[_PEEK:n:step] if n > _PEEK else data[:n]
+    flat = x.detach().reshape(-1)
+    return flat[:_PEEK].tolist() + flat[_PEEK::step].tolist()
 
 
 def _peek_is_dense(values: list, mode: SpikeMode) -> bool:

@@ -51,12 +51,15 @@ def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
         assert col is None
 
 
-@pytest.mark.parametrize("integer_head", [False, True])
-def test_a_dense_operand_decided_early_reads_no_further(integer_head):
-    """Decided by the host's peek at the first elements (no kernel at all), or by the first chunk."""
+@pytest.mark.parametrize("integer_where_looked", [False, True])
+def test_a_dense_operand_decided_early_reads_no_further(integer_where_looked):
+    """Decided by the host's look at the first elements and a few spread over the rest (no kernel at
+    all), or, when those happen to be integers, by the first chunk."""
     x = torch.randn(64, 1024)
-    if integer_head:
+    if integer_where_looked:
+        n = x.numel()
         x.view(-1)[:_PEEK] = 1.0
+        x.view(-1)[_PEEK :: (n - _PEEK) // _PEEK] = 2.0
     reads = []
     original = torch.Tensor.frac_
 
@@ -69,7 +72,26 @@ def test_a_dense_operand_decided_early_reads_no_further(integer_head):
         off, col = column_events(x, "integer", 1024, Scratch(), early=True)
     finally:
         torch.Tensor.frac_ = original
-    assert col is None and bool(off != 0) and reads == ([min(x.numel(), _CHUNK)] if integer_head else [])
+    assert col is None and bool(off != 0) and reads == ([min(x.numel(), _CHUNK)] if integer_where_looked else [])
+
+
+def test_a_dense_operand_with_a_head_of_zeros_is_decided_without_a_kernel():
+    """A convolution's output of sparse spikes: zeros for a while, dense values further on."""
+    x = torch.zeros(1, 64, 32, 32)
+    x[:, 40:] = torch.randn(1, 24, 32, 32)
+    reads = []
+    original = torch.Tensor.frac_
+
+    def counting_frac(self):
+        reads.append(self.numel())
+        return original(self)
+
+    torch.Tensor.frac_ = counting_frac
+    try:
+        off, col = column_events(x, "integer", 1, Scratch(), early=True)
+    finally:
+        torch.Tensor.frac_ = original
+    assert col is None and bool(off != 0) and reads == []
 
 
 class _Spiking(nn.Module):
