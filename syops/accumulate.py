@@ -157,8 +157,9 @@ class Evaluator:
         self._zero = torch.zeros((), dtype=self.dtype, device=device)
         self._false = torch.zeros((), dtype=torch.bool, device=device)
         self._nothing = torch.zeros(0, dtype=torch.float32, device=device)
-        # Column sums of recent neuron outputs, by tensor id: the next layer usually reads the same
-        # spikes (often through a view), and then reuses them instead of reading the tensor again.
+        # Column sums of recent neuron outputs and operands read in full, by tensor id: the next layer
+        # usually reads the same spikes (often through a view), and then reuses them instead of reading
+        # the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
         self._slots: list[_Slot] = []
         # one row per slot: [event calls, synops (fan-out maps), events, events of event operands,
@@ -186,8 +187,8 @@ class Evaluator:
     def _column_events(
         self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
     ) -> tuple[Tensor | None, Tensor | None]:
-        """``column_events`` of ``x``, from a remembered neuron output when ``x`` is it (or a view of
-        all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
+        """``column_events`` of ``x``, from a remembered neuron output or operand read in full when ``x``
+        is it (or a view of all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
         ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
         the remembered outputs are the objects the model passed on)."""
         seen = given if given is not None else x
@@ -205,7 +206,16 @@ class Evaluator:
             )
             if same and seen_width % width == 0:
                 return off, col if seen_width == width else col.view(-1, width).sum(0)
-        return column_events(x, self.mode, width, self.scratch, self.early, expect_events)
+        off, col = column_events(x, self.mode, width, self.scratch, self.early, expect_events)
+        if col is not None and seen.is_contiguous() and (seen is base or self._covers(seen, base)):
+            # Read in full: another layer reading the same tensor (a residual branch, two convolutions on
+            # one input) takes these sums.
+            self._remember(base, off, col, width)
+        return off, col
+
+    @staticmethod
+    def _covers(view: Tensor, base: Tensor) -> bool:
+        return view.numel() == base.numel() and view.data_ptr() == base.data_ptr() and base.is_contiguous()
 
     # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:

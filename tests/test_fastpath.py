@@ -10,7 +10,7 @@ from spikingjelly.activation_based import neuron, surrogate
 from torch import nn
 
 import syops
-from helpers import is_events, make_input
+from helpers import brute_force_conv_synops, is_events, make_input
 from syops import accumulate
 from syops.accumulate import Evaluator, RowAccumulator
 from syops.events import _CHUNK, _PEEK, Scratch, column_events
@@ -243,3 +243,44 @@ def test_a_column_sum_that_could_round_is_flagged_on_both_paths():
             accumulate.reads_back_free = original
         assert fast.to_json() == slow.to_json() and fast.notes == slow.notes
         assert (INEXACT_NOTE in fast.notes) == flagged
+
+
+class _TwoReaders(nn.Module):
+    """One tensor read by two convolutions and a residual add, optionally written in place between."""
+
+    def __init__(self, write_between: bool) -> None:
+        super().__init__()
+        self.write_between = write_between
+        self.a = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.b = nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)
+        self.c = nn.Conv2d(3, 3, 1, bias=False)
+
+    def forward(self, x):
+        s = x.clone()
+        ya = self.a(s)
+        if self.write_between:
+            s.mul_(2)  # the second reader sees other events: the remembered sums no longer describe s
+        yb = self.b(s)
+        return ya, yb, s + self.c(s)
+
+
+@pytest.mark.parametrize("write_between", [False, True])
+def test_a_tensor_read_by_several_layers_is_read_once_unless_it_changed(monkeypatch, write_between):
+    reads = []
+    original = accumulate.column_events
+
+    def counted(x, *args):
+        reads.append(tuple(x.shape))
+        return original(x, *args)
+
+    monkeypatch.setattr(accumulate, "column_events", counted)
+    torch.manual_seed(0)
+    net = _TwoReaders(write_between)
+    x = make_input("integer", (2, 3, 9, 9), torch.Generator().manual_seed(6))
+    report = syops.profile(net, inputs=x)
+    s = x * 2 if write_between else x
+    assert report.layer("a").synops == pytest.approx(brute_force_conv_synops(net.a, x))
+    assert report.layer("b").synops == pytest.approx(brute_force_conv_synops(net.b, s))
+    assert report.layer("c").synops == pytest.approx(brute_force_conv_synops(net.c, s))
+    # the input's own check, then s: once (twice when written in between), c's output for the add
+    assert len(reads) == (3 if not write_between else 4)
