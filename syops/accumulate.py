@@ -254,8 +254,8 @@ class Evaluator:
         return slot
 
     def _local(self, x: Tensor) -> Tensor:
-        x = x.detach()  # counting never takes part in autograd
-        return x if x.device == self.device else x.to(self.device)
+        """``x`` on the evaluator's device. (Every read detaches it: counting never takes part in autograd.)"""
+        return x if x.device == self.device else x.detach().to(self.device)
 
     def _queue_call(self, slot: _Slot) -> int:
         pending = self._pending
@@ -449,8 +449,8 @@ class Evaluator:
         self._queued()
 
     def _product(self, row: RowAccumulator, t: Product) -> None:
-        a = self._local(t.a) if t.a is not None else None
-        b = self._local(t.b) if t.b is not None else None
+        a = self._local(t.a).detach() if t.a is not None else None
+        b = self._local(t.b).detach() if t.b is not None else None
         a_numel = a.numel() if a is not None else 0
         b_numel = b.numel() if b is not None else 0
         key = ("prod", t.dense_macs, t.bias_adds, id(t.pairs) if t.pairs else None, a_numel, b_numel, t.outputs)

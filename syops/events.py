@@ -12,7 +12,6 @@ float64 (exact to 2**53).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 from typing import Literal
 
@@ -29,9 +28,10 @@ SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 # peak memory on it and on the dense ResNet-18.
 _CHUNK = 1 << 18
 _MAX_BLOCKS = 64  # column blocks of a row longer than a chunk (the scratch grows past a chunk beyond it)
+_VIEWS = 64  # chunk shapes whose scratch views are kept
 _PEEK = 32  # elements looked at on the host before any kernel, on the early path
 _DENSE = torch.ones(())  # the check of an operand a peek decided dense (non-zero: not events)
-_CTYPES = {torch.float32: ctypes.POINTER(ctypes.c_float), torch.float64: ctypes.POINTER(ctypes.c_double)}
+_CTYPES = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
 
 
@@ -41,20 +41,29 @@ def accumulator_dtype(device: torch.device) -> torch.dtype:
 
 
 class Scratch:
-    """A reusable buffer for |x| of one chunk, so no pass allocates (and faults in) fresh memory."""
+    """A reusable buffer for |x| of one chunk, so no pass allocates (and faults in) fresh memory. The view
+    for each chunk shape is kept (one dispatch fewer per read), until the buffer grows."""
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+        self._views: dict[tuple, Tensor] = {}
 
     def like(self, block: Tensor) -> Tensor:
         """A buffer shaped like ``block``, of its dtype (float32 for non-float blocks)."""
         dtype = block.dtype if block.is_floating_point() else torch.float32
-        key = (block.device, dtype)
-        buffer = self._buffers.get(key)
+        key = (block.device, dtype, block.shape)
+        view = self._views.get(key)
+        if view is not None:
+            return view
+        buffer = self._buffers.get(key[:2])
         if buffer is None or buffer.numel() < block.numel():
             buffer = torch.empty(block.numel(), dtype=dtype, device=block.device)
-            self._buffers[key] = buffer
-        return buffer[: block.numel()].view(block.shape)
+            self._buffers[key[:2]] = buffer
+            self._views.clear()  # views of the old buffer
+        if len(self._views) >= _VIEWS:
+            self._views.clear()
+        view = self._views[key] = buffer[: block.numel()].view(block.shape)
+        return view
 
 
 def column_events(
@@ -152,9 +161,12 @@ def _sample(x: Tensor) -> list:
     step = max(1, (n - _PEEK) // _PEEK)
     kind = _CTYPES.get(x.dtype)
     if kind is not None and x.layout == torch.strided and x.is_contiguous() and not x.is_neg():
-        with contextlib.suppress(RuntimeError):  # a tensor without storage (fake, functional): views
-            data = ctypes.cast(x.data_ptr(), kind)
-            return data[:_PEEK] + data[_PEEK:n:step] if n > _PEEK else data[:n]
+        try:
+            data = (kind * n).from_address(x.data_ptr())
+        except RuntimeError:  # a tensor without storage (fake, functional): views
+            pass
+        else:
+            return data[:_PEEK] + data[_PEEK:n:step]
     flat = x.detach().reshape(-1)
     return flat[:_PEEK].tolist() + flat[_PEEK::step].tolist()
 
