@@ -185,3 +185,26 @@ def test_same_padding_string():
     layer = nn.Conv1d(1, 1, 4, padding="same", bias=False)
     x = make_input("binary", (2, 1, 10), torch.Generator().manual_seed(5))
     _check(layer, x)
+
+
+def test_a_convolution_changed_between_profiles_is_counted_as_it_is_now():
+    """Convolution terms are kept across profiles, keyed by everything they depend on: a geometry or a
+    weight changed in between gives the new layer's counts, never the old ones."""
+    conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+    x = make_input("integer", (2, 3, 9, 9), torch.Generator().manual_seed(7))
+
+    def synops_now():
+        report = syops.profile(nn.Sequential(conv), inputs=x)
+        assert report.layer("0").synops == pytest.approx(brute_force_conv_synops(conv, x))
+        return report.layer("0").synops, report.layer("0").dense_macs
+
+    first = synops_now()
+    conv.stride, conv.padding = (2, 2), (0, 0)
+    conv._reversed_padding_repeated_twice = [0, 0, 0, 0]
+    second = synops_now()
+    conv.weight = nn.Parameter(torch.randn(6, 3, 3, 3))
+    conv.out_channels = 6
+    third = synops_now()
+    conv.dilation = (2, 2)
+    fourth = synops_now()
+    assert len({first, second, third, fourth}) == 4

@@ -8,6 +8,8 @@ border-aware fan-out map of the layer (see syops.fanout).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -107,20 +109,75 @@ def conv_module(m: nn.modules.conv._ConvNd, args, kwargs, out, ctx):
     dims = m.weight.dim() - 2
     refuse_unbatched(x, dims + 2, {1: "[B, C, L]", 2: "[B, C, H, W]", 3: "[B, C, D, H, W]"}[dims])
 
-    def constants() -> tuple:
+    def constants() -> Synaptic:
         geometry = conv_geometry(m)
         # A transposed conv's output padding is read off its actual output (forward may get output_size).
         geometry.pop("output_padding", None)
         term = conv_term(x, out, m.weight, m.bias is not None, ctx, **geometry)
         return replace(term, x=None)
 
-    if ctx.fanouts is None:
-        template = constants()
-    else:
-        # Everything but the input is fixed by the module and the shapes: worked out once per session.
+    if ctx.skip_zero_weights:  # the fan-out reads the weights' values: worked out once per session
         key = ("conv-module", id(m), id(m.weight), m.bias is not None, x.shape, out.shape)
-        template = ctx.fanouts.get(key, constants)
-    return [replace(template, x=x)]
+        template = ctx.fanouts.get(key, constants) if ctx.fanouts is not None else constants()
+    else:
+        key = _template_key(m, x, out)
+        template = constants() if key is None else _TEMPLATES.get(key, constants)
+    return [_with_input(template, x)]
+
+
+def _template_key(m: nn.modules.conv._ConvNd, x: Tensor, out: Tensor) -> tuple | None:
+    """Everything a convolution's term (but its input) is worked out from: the class (transposed or not),
+    the weight's shape and device, the bias, the geometry (``conv_geometry`` reads these attributes) and
+    the input and output shapes. None when an attribute is not hashable (a list set by hand)."""
+    weight = m.weight
+    reversed_padding = getattr(m, "_reversed_padding_repeated_twice", None)
+    key = (
+        type(m),
+        weight.shape,
+        weight.device,
+        m.bias is not None,
+        m.stride,
+        m.padding,
+        m.dilation,
+        m.groups,
+        m.padding_mode,
+        None if reversed_padding is None else tuple(reversed_padding),
+        x.shape,
+        out.shape,
+    )
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _with_input(template: Synaptic, x: Tensor) -> Synaptic:
+    t = template
+    return Synaptic(x, t.dense_macs, t.fanout, t.bias_adds, t.weights, t.bias, t.outputs, t.in_per_image, t.images)
+
+
+class _Templates:
+    """Terms of convolution modules without their input, kept across profiles (a model profiled again, a
+    training loop's synops loss): a term depends only on its key, so a stale one cannot be found. The
+    least recently used beyond ``size`` are dropped."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._terms: OrderedDict[tuple, Synaptic] = OrderedDict()
+
+    def get(self, key: tuple, make: Callable[[], Synaptic]) -> Synaptic:
+        term = self._terms.get(key)
+        if term is None:
+            term = self._terms[key] = make()
+            if len(self._terms) > self.size:
+                self._terms.popitem(last=False)
+        else:
+            self._terms.move_to_end(key)
+        return term
+
+
+_TEMPLATES = _Templates()
 
 
 def conv_op(func, args, kwargs, out, ctx):
