@@ -102,7 +102,7 @@ def profile(
         )
     elif dt is not None:
         raise SyopsError("dt applies to a NIR graph (a nir.NIRGraph or a .nir file), not to a torch module")
-    validate.check_model(model)
+    tree = validate.check_model(model)  # the one walk of its tree that the steps before the run share
     if not isinstance(spike_mode, str) or spike_mode not in SPIKE_MODES:
         raise SyopsError(f"unknown spike mode {spike_mode!r}; expected one of {', '.join(SPIKE_MODES)}")
     ignore = validate.check_ignore_modules(ignore_modules)
@@ -123,17 +123,23 @@ def profile(
         max_batches=max_batches,
         input_encoding=input_encoding,
         seed=seed,
+        tree=tree,
     )
     rules = {cls: _as_rule(rule) for cls, rule in custom_rules.items()}
     session = CountingSession(
-        model, spike_mode=spike_mode, skip_zero_weights=skip_zero_weights, ignore_modules=ignore, custom_rules=rules
+        model,
+        spike_mode=spike_mode,
+        skip_zero_weights=skip_zero_weights,
+        ignore_modules=ignore,
+        custom_rules=rules,
+        tree=tree,
     )
     group = distributed.active_group(plan.device) if dataloader is not None else None
     if group is not None:
         plan.dataloader = distributed.shard(dataloader, group)
         plan.allow_empty = True  # a rank may get no sample; the all-reduce below checks the total
     devices = [plan.device] if plan.device.type == "cuda" else []
-    recorder = neurobench.ConnectionRecorder(model)  # footprint as the model came; its layers' input shapes
+    recorder = neurobench.ConnectionRecorder(model, tree)  # footprint as the model came; its layers' input shapes
     with paused_gc():  # see paused_gc; between batches the young objects are collected (a cycle a forward made)
         report = _run_and_report(
             model,
@@ -151,7 +157,7 @@ def profile(
             count_neuron_updates,
         )
         # Freed by reference counting while the collector is paused, not promoted by its next pass.
-        del session, recorder, plan
+        del session, recorder, plan, tree
     return report
 
 

@@ -65,55 +65,30 @@ class _ParameterSnapshot:
     requires_grad: bool
 
 
-class _ModuleSnapshot:
-    """One module as it came: its class, its attribute dictionary, the contents of its mappings and
-    containers, its state tensors and its parameters."""
+class ModelSnapshot:
+    """Everything needed to put ``model`` back the way it was. ``modules``: ``model.modules()`` if the
+    caller has just walked them (one walk of the tree shared by the steps of a profile).
 
-    __slots__ = ("attributes", "cls", "emptied", "guarded", "mappings", "module", "parameters", "tensors")
+    What is kept is held model-wide, kind by kind, not module by module: restore then runs one short
+    loop per kind, and each piece it restores belongs to one object only (a module, a container, a
+    tensor), so the order across modules does not matter."""
 
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-        self.cls = type(module)
-        attributes = module.__dict__
-        self.attributes = dict(attributes)
-        # Non-empty mappings and containers by attribute name, copied; the names of empty ones, not copied
-        # (restore empties them if the forward filled them: most are hook dictionaries nothing fills).
-        self.mappings: dict[str, object] = {}
-        self.emptied: list[str] = []
-        # Tensors a forward pass may change in place: buffers and tensor-valued attributes (or lists of
-        # them). spikingjelly's ``_memories`` are left out: its reset, which the engine runs before every
-        # batch, replaces each memory with a new tensor, so the originals are never reached by the forward
-        # and the snapshot's references restore them (no copy of the neuron states is needed).
-        found: dict[int, Tensor] = {id(t): t for t in module._buffers.values() if t is not None}
-        for name, value in attributes.items():  # one pass: what to copy, and where tensors may be
-            kind = type(value)
-            mapping = name in _MAPPINGS
-            if mapping or kind in _CONTAINERS:
-                if value:
-                    self.mappings[name] = value.copy()
-                else:
-                    self.emptied.append(name)
-            if mapping or kind in _PLAIN:
-                continue
-            for item in value if isinstance(value, (list, tuple)) else (value,):
-                if isinstance(item, Tensor) and not isinstance(item, nn.Parameter):
-                    found[id(item)] = item
+    def __init__(self, model: nn.Module, modules: Iterable[nn.Module] | None = None) -> None:
+        self._classes: list[tuple[nn.Module, type]] = []
+        # (the module's attribute dictionary, a copy of it)
+        self._attributes: list[tuple[dict, dict]] = []
+        # (a mapping or container attribute, a copy of its contents); after the attributes are restored,
+        # each attribute holds again the very container it held, so the container itself is kept, not its
+        # name. Empty ones are kept without a copy (restore empties them if the forward filled them: most
+        # are hook dictionaries nothing fills).
+        self._contents: list[tuple[dict | set | list, dict | set | list]] = []
+        self._emptied: list[dict | set | list] = []
         # (tensor, copy, version, requires_grad of a leaf: a forward may flip it, as Norse's IAFCell does on
         # its v_reset; None for a tensor computed with grad, which a reset may detach in place, as sinabs'
         # does)
-        self.tensors: list[tuple[Tensor, Tensor, int, bool | None]] = [
-            (t, t.detach().clone(), t._version, t.requires_grad if t.is_leaf else None) for t in found.values()
-        ]
-        self.parameters: list[_ParameterSnapshot] = []
-        self.guarded: list[guard._Guarded] = []  # parameters copied only when written
-
-
-class ModelSnapshot:
-    """Everything needed to put ``model`` back the way it was. ``modules``: ``model.modules()`` if the
-    caller has just walked them (one walk of the tree shared by the steps of a profile)."""
-
-    def __init__(self, model: nn.Module, modules: Iterable[nn.Module] | None = None) -> None:
-        self._snaps: list[_ModuleSnapshot] = []
+        self._tensors: list[tuple[Tensor, Tensor, int, bool | None]] = []
+        self._parameters: list[_ParameterSnapshot] = []
+        self._guarded: list[guard._Guarded] = []  # parameters copied only when written
         try:
             self._take(model.modules() if modules is None else modules)
         except BaseException:
@@ -122,58 +97,80 @@ class ModelSnapshot:
 
     def _take(self, modules: Iterable[nn.Module]) -> None:
         seen: set[int] = set()  # a parameter two modules share is kept once
+        contents, emptied = self._contents, self._emptied
         with torch.no_grad():
             for module in modules:
-                snap = _ModuleSnapshot(module)
-                self._snaps.append(snap)
+                attributes = module.__dict__
+                self._classes.append((module, type(module)))
+                self._attributes.append((attributes, dict(attributes)))
+                # Tensors a forward pass may change in place: buffers and tensor-valued attributes (or lists
+                # of them). spikingjelly's ``_memories`` are left out: its reset, which the engine runs
+                # before every batch, replaces each memory with a new tensor, so the originals are never
+                # reached by the forward and the snapshot's references restore them (no copy of the neuron
+                # states is needed).
+                found: dict[int, Tensor] = {id(t): t for t in module._buffers.values() if t is not None}
+                for name, value in attributes.items():  # one pass: what to copy, and where tensors may be
+                    kind = type(value)
+                    mapping = name in _MAPPINGS
+                    if mapping or kind in _CONTAINERS:
+                        if value:
+                            contents.append((value, value.copy()))
+                        else:
+                            emptied.append(value)
+                    if mapping or kind in _PLAIN:
+                        continue
+                    for item in value if isinstance(value, (list, tuple)) else (value,):
+                        if isinstance(item, Tensor) and not isinstance(item, nn.Parameter):
+                            found[id(item)] = item
+                self._tensors += [
+                    (t, t.detach().clone(), t._version, t.requires_grad if t.is_leaf else None) for t in found.values()
+                ]
                 for p in module._parameters.values():
                     if p is None or id(p) in seen:
                         continue
                     seen.add(id(p))
                     record = guard.guard(p) if guard.guardable(p) else None
                     if record is not None:
-                        snap.guarded.append(record)
+                        self._guarded.append(record)
                     else:
-                        snap.parameters.append(_parameter_snapshot(p))
+                        self._parameters.append(_parameter_snapshot(p))
 
     def restore(self) -> None:
         with torch.no_grad():
-            for snap in self._snaps:
-                module = snap.module
-                if type(module) is not snap.cls:
-                    module.__class__ = snap.cls
-                current = module.__dict__
-                if not _same_contents(current, snap.attributes):
-                    for name in [k for k in current if k not in snap.attributes]:
+            for module, cls in self._classes:
+                if type(module) is not cls:
+                    module.__class__ = cls
+            for current, saved in self._attributes:
+                if not _same_contents(current, saved):
+                    for name in [k for k in current if k not in saved]:
                         del current[name]
-                    for name, value in snap.attributes.items():
+                    for name, value in saved.items():
                         if current.get(name, _MISSING) is not value:
                             current[name] = value
-                for name, contents in snap.mappings.items():
-                    target = current[name]
-                    if not _same_contents(target, contents):
-                        target.clear()
-                        if isinstance(target, list):
-                            target.extend(contents)
-                        else:
-                            target.update(contents)
-                for name in snap.emptied:
-                    target = current[name]
+            for target, kept in self._contents:
+                if not _same_contents(target, kept):
+                    target.clear()
+                    if isinstance(target, list):
+                        target.extend(kept)
+                    else:
+                        target.update(kept)
+            if any(self._emptied):  # (most often none was filled: one pass in C)
+                for target in self._emptied:
                     if target:
                         target.clear()
-                for saved in snap.parameters:
-                    _restore_parameter(saved)
-                for record in snap.guarded:
-                    _restore_guarded(record)
-                for tensor, saved, version, requires_grad in snap.tensors:
-                    if requires_grad is not None and tensor.requires_grad != requires_grad and tensor.is_leaf:
-                        with contextlib.suppress(RuntimeError):  # an inference-mode tensor
-                            tensor.requires_grad_(requires_grad)
-                    # A tensor nothing wrote to in place (its version counter unchanged) holds its values.
-                    if tensor._version != version and tensor.shape == saved.shape and tensor.dtype == saved.dtype:
-                        # An inference-mode tensor refuses copy_; it cannot have been changed either.
-                        with contextlib.suppress(RuntimeError):
-                            tensor.copy_(saved)
+            for saved in self._parameters:
+                _restore_parameter(saved)
+            for record in self._guarded:
+                _restore_guarded(record)
+            for tensor, saved, version, requires_grad in self._tensors:
+                if requires_grad is not None and tensor.requires_grad != requires_grad and tensor.is_leaf:
+                    with contextlib.suppress(RuntimeError):  # an inference-mode tensor
+                        tensor.requires_grad_(requires_grad)
+                # A tensor nothing wrote to in place (its version counter unchanged) holds its values.
+                if tensor._version != version and tensor.shape == saved.shape and tensor.dtype == saved.dtype:
+                    # An inference-mode tensor refuses copy_; it cannot have been changed either.
+                    with contextlib.suppress(RuntimeError):
+                        tensor.copy_(saved)
 
 
 _MISSING = object()
