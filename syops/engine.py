@@ -30,7 +30,7 @@ from .rules import OP_RULES, Rule, RuleContext, find_module_rule
 from .rules.reshape import FREE_OP_NAMES
 from .state import ModelSnapshot
 from .terms import Part
-from .tree import ModuleTree
+from .tree import ModuleTree, named_children
 
 Kind = Literal["counted", "zero", "ignored"]
 
@@ -89,6 +89,21 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _eval(model: nn.Module, modules: list[nn.Module]) -> None:
+    """``model.eval()`` on a model whose modules are ``modules``. When no class overrides ``eval`` or
+    ``train``, that sets the training flag of each module its recursion through ``children()`` reaches,
+    which are these: then the flag is set directly, and left alone where it is already off (and the class
+    has no ``__setattr__`` of its own)."""
+    if type(model).eval is not nn.Module.eval or any(
+        cls.train is not nn.Module.train for cls in dict.fromkeys(type(module) for module in modules)
+    ):
+        model.eval()
+        return
+    for module in modules:
+        if module.__dict__.get("training") is not False or type(module).__setattr__ is not nn.Module.__setattr__:
+            module.training = False
 
 
 class _OpCounter(TorchFunctionMode):
@@ -170,7 +185,7 @@ class CountingSession:
         self._snapshot = ModelSnapshot(self.model, tree.modules)
         try:
             self.adapters = frameworks.adapters_for(self.model, tree.modules)
-            self.model.eval()
+            _eval(self.model, tree.modules)
             self._classify_modules(tree.named)
             self._attach()
             if hasattr(torch.backends, "mha"):
@@ -238,7 +253,7 @@ class CountingSession:
                 keep.setdefault(id(module), info)
             opens = info.kind == "counted" and info.rule is not None and info.rule.children
             seal = sealed or (info.kind is not None and not opens)
-            pending.extend((child, seal) for child in reversed(list(module.children())))
+            pending.extend((child, seal) for _, child in reversed(named_children(module)))
         return list(keep.values())
 
     def _attach(self) -> None:

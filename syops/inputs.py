@@ -307,6 +307,19 @@ def describe_inputs(plan: InputPlan) -> dict[str, Any]:
 
 def _is_squeeze_layer(module: nn.Module) -> bool:
     """A sinabs ``*Squeeze`` layer (by its SqueezeMixin interface; sinabs is not imported here)."""
+    cls = type(module)
+    if (
+        cls.__getattr__ is nn.Module.__getattr__
+        and cls.__getattribute__ is object.__getattribute__
+        and not hasattr(cls, "squeeze_forward")
+        and "squeeze_forward" not in module.__dict__
+        and "squeeze_forward" not in module._parameters
+        and "squeeze_forward" not in module._buffers
+        and "squeeze_forward" not in module._modules
+    ):
+        # Where torch's Module.__getattr__ would look, it is not: no hasattr below, which would raise (and
+        # build the message of) an AttributeError for nearly every module.
+        return False
     return hasattr(module, "squeeze_forward") and hasattr(module, "num_timesteps") and hasattr(module, "batch_size")
 
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from .errors import SyopsError
 from .fanout import fanout
-from .tree import ModuleTree
+from .tree import ModuleTree, has_children, named_children
 
 if TYPE_CHECKING:
     from .report import Report
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 STATELESS_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 RECURRENT_LAYERS: tuple[type[nn.Module], ...] = (nn.RNNBase, nn.RNNCellBase)
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid)
+_CONNECTION_LAYERS = STATELESS_LAYERS + RECURRENT_LAYERS
 
 
 @dataclass(frozen=True)
@@ -102,21 +103,6 @@ def _versions(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int], ...]:
     return tuple((t._version, -1 if nn.parameter.is_lazy(t) else t.data_ptr()) for t in tensors)
 
 
-def _has_children(module: nn.Module) -> bool:
-    return any(child is not None for child in module._modules.values())
-
-
-def _named_children(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``module.named_children()``: each child once, under its first name."""
-    seen: set[int] = set()
-    found = []
-    for name, child in module._modules.items():
-        if child is not None and id(child) not in seen:
-            seen.add(id(child))
-            found.append((name, child))
-    return found
-
-
 def _layers(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[str]]:
     """NeuroBench's ``connection_layers`` (children matching a supported layer, else their children) and
     its activation layers (the same descent, stopping at ReLU / Sigmoid), found in one walk, depth first
@@ -125,21 +111,21 @@ def _layers(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[str]]:
     activations: list[str] = []
     limit = sys.getrecursionlimit()  # a module that contains itself: the recursion's error, not a hang
     # (module, its path, depth, still looking for connection layers, still looking for activations)
-    pending = [(child, name, 1, True, True) for name, child in reversed(_named_children(model))]
+    pending = [(child, name, 1, True, True) for name, child in reversed(named_children(model))]
     while pending:
         module, path, depth, connection, activation = pending.pop()
-        if connection and isinstance(module, STATELESS_LAYERS + RECURRENT_LAYERS):
+        if connection and isinstance(module, _CONNECTION_LAYERS):
             connections.append((path, module))
             connection = False
         if activation and isinstance(module, ACTIVATIONS):
             activations.append(path)
             activation = False
-        if (connection or activation) and _has_children(module):
+        if (connection or activation) and module._modules and has_children(module):
             if depth > limit:
                 raise RecursionError("maximum recursion depth exceeded while walking the model's modules")
             pending.extend(
                 (child, f"{path}.{name}", depth + 1, connection, activation)
-                for name, child in reversed(_named_children(module))
+                for name, child in reversed(named_children(module))
             )
     return connections, activations
 
@@ -157,7 +143,7 @@ def sparsity_tensors(model: nn.Module, modules: Iterable[nn.Module] | None = Non
     has just walked them)."""
     tensors: list[torch.Tensor] = []
     for module in model.modules() if modules is None else modules:
-        if _has_children(module):
+        if has_children(module):
             continue  # NeuroBench counts leaves only
         if isinstance(module, STATELESS_LAYERS):
             tensors.append(module.weight)

@@ -22,6 +22,7 @@ from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory
 from .report import LayerStats, Report
 from .rules import Rule
 from .traffic import ACCESS_KINDS
+from .tree import has_children
 
 RAW_INPUT_NOTE = (
     "the model input holds integers beyond {-1, 0, 1}; syops counts them as events (right for DVS event "
@@ -293,6 +294,15 @@ def _size(p: nn.Parameter, sizes: dict[int, int]) -> int:
     return 0 if isinstance(p, nn.parameter.UninitializedTensorMixin) else p.numel()
 
 
+def _parameters_of(module: nn.Module, recurse: bool = True) -> list[nn.Parameter]:
+    """``list(module.parameters(recurse))``, without torch's generators where the module has no children
+    (most rows): its own parameters, each once."""
+    if recurse and has_children(module):
+        return list(module.parameters())
+    own = [p for p in module._parameters.values() if p is not None]
+    return own if len(own) < 2 else list({id(p): p for p in own}.values())
+
+
 def _params_by_row(rows: list[Row], sizes: dict[int, int]) -> tuple[dict[int, int], set[int], dict[str, int]]:
     """Parameters of the modules that have rows, each parameter counted once (by the outermost counted,
     ignored or zero-cost module holding it). Returns params per row index, the ids of the parameters
@@ -312,7 +322,7 @@ def _params_by_row(rows: list[Row], sizes: dict[int, int]) -> tuple[dict[int, in
             # parameters to their own rows.
             own_only = row.info.rule is not None and row.info.rule.children
             total = 0
-            for p in row.info.module.parameters(recurse=not own_only):
+            for p in _parameters_of(row.info.module, recurse=not own_only):
                 if id(p) not in assigned:
                     assigned.add(id(p))
                     total += _size(p, sizes)
@@ -345,20 +355,20 @@ def build_report(
     has_row = {(row.name, row.type_name) for row in rows if not row.is_op}
     for info in session.infos.values():
         ran = (info.name, info.type_name) in has_row
-        if info.kind is None or ran or all(id(p) in assigned for p in info.module.parameters()):
+        if info.kind is None or ran or all(id(p) in assigned for p in _parameters_of(info.module)):
             continue
         rows.append(Row(info.name, info.type_name, info, False, None))  # type: ignore[arg-type]
         counts.append(Counts())
         index = len(rows) - 1
         first_row_of.setdefault(info.name, index)
         params[index] = 0
-        for p in info.module.parameters():
+        for p in _parameters_of(info.module):
             if id(p) not in assigned:
                 assigned.add(id(p))
                 params[index] += _size(p, sizes)
     # Parameters outside every counted module belong to the module that holds them.
     for info in session.infos.values():
-        own = [p for p in info.module.parameters(recurse=False) if id(p) not in assigned]
+        own = [p for p in _parameters_of(info.module, recurse=False) if id(p) not in assigned]
         if not own:
             continue
         index = first_row_of.get(info.name)

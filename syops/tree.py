@@ -39,3 +39,19 @@ def _members(modules: list[nn.Module], attribute: str) -> list:
                 seen.add(id(tensor))
                 found.append(tensor)
     return found
+
+
+def named_children(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``list(module.named_children())``: each child once, under its first name."""
+    seen: set[int] = set()
+    found = []
+    for name, child in module._modules.items():
+        if child is not None and id(child) not in seen:
+            seen.add(id(child))
+            found.append((name, child))
+    return found
+
+
+def has_children(module: nn.Module) -> bool:
+    """``any(True for _ in module.children())``."""
+    return any(child is not None for child in module._modules.values())
