@@ -43,6 +43,8 @@ def _members(modules: list[nn.Module], attribute: str) -> list:
 
 def named_children(module: nn.Module) -> list[tuple[str, nn.Module]]:
     """``list(module.named_children())``: each child once, under its first name."""
+    if not module._modules:
+        return []  # a leaf: most modules
     seen: set[int] = set()
     found = []
     for name, child in module._modules.items():
