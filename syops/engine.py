@@ -30,6 +30,7 @@ from .rules import OP_RULES, Rule, RuleContext, find_module_rule
 from .rules.reshape import FREE_OP_NAMES
 from .state import ModelSnapshot
 from .terms import Part
+from .tree import ModuleTree, named_children
 
 Kind = Literal["counted", "zero", "ignored"]
 
@@ -90,6 +91,21 @@ def paused_gc() -> Iterator[None]:
         gc.enable()
 
 
+def _eval(model: nn.Module, modules: list[nn.Module]) -> None:
+    """``model.eval()`` on a model whose modules are ``modules``. When no class overrides ``eval`` or
+    ``train``, that sets the training flag of each module its recursion through ``children()`` reaches,
+    which are these: then the flag is set directly, and left alone where it is already off (and the class
+    has no ``__setattr__`` of its own)."""
+    if type(model).eval is not nn.Module.eval or any(
+        cls.train is not nn.Module.train for cls in dict.fromkeys(type(module) for module in modules)
+    ):
+        model.eval()
+        return
+    for module in modules:
+        if module.__dict__.get("training") is not False or type(module).__setattr__ is not nn.Module.__setattr__:
+            module.training = False
+
+
 class _OpCounter(TorchFunctionMode):
     """Counts functional ops called outside any counted module."""
 
@@ -130,9 +146,13 @@ class CountingSession:
         skip_zero_weights: bool = False,
         ignore_modules: Sequence[type] = (),
         custom_rules: Mapping[type, Rule] | None = None,
+        tree: ModuleTree | None = None,
     ) -> None:
         self.model = model
-        self.device, _ = model_device_dtype(model)
+        # The walk of the model's tree this profile has made (syops.tree), used up to the attach and then
+        # dropped: the model as it runs is walked afresh.
+        self._tree = tree
+        self.device, _ = model_device_dtype(model, tree)
         self.evaluator = Evaluator(self.device, spike_mode)
         self.spike_mode = spike_mode
         self.ctx = RuleContext(skip_zero_weights=skip_zero_weights, fanouts=FanoutCache())
@@ -160,11 +180,13 @@ class CountingSession:
             return self._enter()
 
     def _enter(self) -> CountingSession:
-        self._snapshot = ModelSnapshot(self.model)
+        tree = self._tree if self._tree is not None else ModuleTree(self.model)
+        self._tree = None
+        self._snapshot = ModelSnapshot(self.model, tree.modules)
         try:
-            self.adapters = frameworks.adapters_for(self.model)
-            self.model.eval()
-            self._classify_modules()
+            self.adapters = frameworks.adapters_for(self.model, tree.modules)
+            _eval(self.model, tree.modules)
+            self._classify_modules(tree.named)
             self._attach()
             if hasattr(torch.backends, "mha"):
                 # The fused MultiheadAttention fast path runs as one op and hides the projections.
@@ -196,9 +218,9 @@ class CountingSession:
             self._snapshot = None
         self.running = False
 
-    def _classify_modules(self) -> None:
+    def _classify_modules(self, named: list[tuple[str, nn.Module]]) -> None:
         extra = self.custom_rules or None
-        for name, module in self.model.named_modules():
+        for name, module in named:
             rule = find_module_rule(module, extra)
             if self.ignore_modules and isinstance(module, self.ignore_modules):
                 kind: Kind | None = "ignored"
@@ -231,7 +253,7 @@ class CountingSession:
                 keep.setdefault(id(module), info)
             opens = info.kind == "counted" and info.rule is not None and info.rule.children
             seal = sealed or (info.kind is not None and not opens)
-            pending.extend((child, seal) for child in reversed(list(module.children())))
+            pending.extend((child, seal) for _, child in reversed(named_children(module)))
         return list(keep.values())
 
     def _attach(self) -> None:

@@ -57,13 +57,14 @@ _PURE = frozenset(
 class _Guarded:
     """One guarded parameter: its class as it came, its data as it came, and its values once written."""
 
-    __slots__ = ("cls", "data", "parameter", "requires_grad", "saved", "storage")
+    __slots__ = ("cls", "data", "data_ptr", "parameter", "requires_grad", "saved", "storage")
 
     def __init__(self, parameter: nn.Parameter, cls: type) -> None:
         self.parameter = parameter
         self.cls = cls
         self.data = parameter.data  # the same storage: whatever replaces p.data, this is put back
         self.storage = parameter.untyped_storage().data_ptr()
+        self.data_ptr = parameter.data_ptr()
         self.requires_grad = parameter.requires_grad
         self.saved: Tensor | None = None
 

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from . import validate
 from .errors import SyopsError
 from .rules._util import first_tensor
+from .tree import ModuleTree
 
 TimeLayout = Literal["TB", "BT", "loop"]
 TIME_LAYOUTS: tuple[str, ...] = ("TB", "BT", "loop")
@@ -35,10 +36,12 @@ class Batch:
     sample_shape: list[int] = field(default_factory=list)
 
 
-def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """The device and floating dtype of the model's first floating parameter (or buffer)."""
+def model_device_dtype(model: nn.Module, tree: ModuleTree | None = None) -> tuple[torch.device, torch.dtype]:
+    """The device and floating dtype of the model's first floating parameter (or buffer). ``tree``: the
+    walk of ``model`` the profile has just made, if any."""
     first = None
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
+    tensors = itertools.chain(model.parameters(), model.buffers()) if tree is None else tree.tensors()
+    for tensor in tensors:
         if tensor.is_floating_point():
             return tensor.device, tensor.dtype
         first = first if first is not None else tensor
@@ -84,6 +87,7 @@ class InputPlan:
         max_batches: int | None = None,
         input_encoding: Encoding | None = None,
         seed: int = 0,
+        tree: ModuleTree | None = None,
     ) -> None:
         given = [x is not None for x in (input_res, inputs, input_constructor, dataloader)]
         if input_constructor is not None and input_res is not None:
@@ -116,9 +120,10 @@ class InputPlan:
         # ([T, B, ...] for a net looping inside forward would count T samples): batch_size must say it,
         # or the model's sinabs Squeeze layers (checked per batch).
         self.needs_sample_count = timesteps is not None and time_layout is None and batch_size is None
-        self.squeeze_layers = [m for m in model.modules() if _is_squeeze_layer(m)]
+        modules = model.modules() if tree is None else tree.modules
+        self.squeeze_layers = [m for m in modules if _is_squeeze_layer(m)]
 
-        self.device, self.dtype = model_device_dtype(model)
+        self.device, self.dtype = model_device_dtype(model, tree)
         self.input_res = tuple(input_res) if input_res is not None else None
         self.inputs = inputs
         self.input_constructor = input_constructor
@@ -302,6 +307,19 @@ def describe_inputs(plan: InputPlan) -> dict[str, Any]:
 
 def _is_squeeze_layer(module: nn.Module) -> bool:
     """A sinabs ``*Squeeze`` layer (by its SqueezeMixin interface; sinabs is not imported here)."""
+    cls = type(module)
+    if (
+        cls.__getattr__ is nn.Module.__getattr__
+        and cls.__getattribute__ is object.__getattribute__
+        and not hasattr(cls, "squeeze_forward")
+        and "squeeze_forward" not in module.__dict__
+        and "squeeze_forward" not in module._parameters
+        and "squeeze_forward" not in module._buffers
+        and "squeeze_forward" not in module._modules
+    ):
+        # Where torch's Module.__getattr__ would look, it is not: no hasattr below, which would raise (and
+        # build the message of) an AttributeError for nearly every module.
+        return False
     return hasattr(module, "squeeze_forward") and hasattr(module, "num_timesteps") and hasattr(module, "batch_size")
 
 

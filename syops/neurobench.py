@@ -23,8 +23,9 @@ Where a definition departs from syops' own counts, and by how much on real model
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from torch import nn
 
 from .errors import SyopsError
 from .fanout import fanout
+from .tree import ModuleTree, has_children, named_children
 
 if TYPE_CHECKING:
     from .report import Report
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 STATELESS_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 RECURRENT_LAYERS: tuple[type[nn.Module], ...] = (nn.RNNBase, nn.RNNCellBase)
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid)
+_CONNECTION_LAYERS = STATELESS_LAYERS + RECURRENT_LAYERS
 
 
 @dataclass(frozen=True)
@@ -100,23 +103,31 @@ def _versions(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int], ...]:
     return tuple((t._version, -1 if nn.parameter.is_lazy(t) else t.data_ptr()) for t in tensors)
 
 
-def _connection_layers(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
-    """NeuroBench's ``connection_layers``: children matching a supported layer, else their children."""
-    for name, child in module.named_children():
-        path = f"{prefix}.{name}" if prefix else name
-        if isinstance(child, STATELESS_LAYERS + RECURRENT_LAYERS):
-            yield path, child
-        elif any(True for _ in child.children()):
-            yield from _connection_layers(child, path)
-
-
-def _activation_layers(module: nn.Module, prefix: str = "") -> Iterator[str]:
-    for name, child in module.named_children():
-        path = f"{prefix}.{name}" if prefix else name
-        if isinstance(child, ACTIVATIONS):
-            yield path
-        elif any(True for _ in child.children()):
-            yield from _activation_layers(child, path)
+def _layers(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[str]]:
+    """NeuroBench's ``connection_layers`` (children matching a supported layer, else their children) and
+    its activation layers (the same descent, stopping at ReLU / Sigmoid), found in one walk, depth first
+    and children in order, as NeuroBench's recursions find them."""
+    connections: list[tuple[str, nn.Module]] = []
+    activations: list[str] = []
+    limit = sys.getrecursionlimit()  # a module that contains itself: the recursion's error, not a hang
+    # (module, its path, depth, still looking for connection layers, still looking for activations)
+    pending = [(child, name, 1, True, True) for name, child in reversed(named_children(model))]
+    while pending:
+        module, path, depth, connection, activation = pending.pop()
+        if connection and isinstance(module, _CONNECTION_LAYERS):
+            connections.append((path, module))
+            connection = False
+        if activation and isinstance(module, ACTIVATIONS):
+            activations.append(path)
+            activation = False
+        if (connection or activation) and module._modules and has_children(module):
+            if depth > limit:
+                raise RecursionError("maximum recursion depth exceeded while walking the model's modules")
+            pending.extend(
+                (child, f"{path}.{name}", depth + 1, connection, activation)
+                for name, child in reversed(named_children(module))
+            )
+    return connections, activations
 
 
 def _recurrent_tensors(module: nn.Module) -> list[torch.Tensor]:
@@ -126,12 +137,13 @@ def _recurrent_tensors(module: nn.Module) -> list[torch.Tensor]:
     return [p for n, p in module.named_parameters() if n.startswith(("weight", "bias"))]
 
 
-def sparsity_tensors(model: nn.Module) -> list[torch.Tensor]:
+def sparsity_tensors(model: nn.Module, modules: Iterable[nn.Module] | None = None) -> list[torch.Tensor]:
     """The tensors of NeuroBench's connection sparsity: leaf Linear / Conv1d-3d weights and every
-    weight and bias of leaf recurrent layers and cells."""
+    weight and bias of leaf recurrent layers and cells (``modules``: ``model.modules()``, if the caller
+    has just walked them)."""
     tensors: list[torch.Tensor] = []
-    for module in model.modules():
-        if any(True for _ in module.children()):
+    for module in model.modules() if modules is None else modules:
+        if has_children(module):
             continue  # NeuroBench counts leaves only
         if isinstance(module, STATELESS_LAYERS):
             tensors.append(module.weight)
@@ -150,10 +162,11 @@ def _zeros_and_total(tensors: Iterable[torch.Tensor]) -> tuple[int, int]:
     return total - sum(int(t.count_nonzero()) for t in tensors), total
 
 
-def footprint_bytes(model: nn.Module) -> int | None:
+def footprint_bytes(model: nn.Module, tree: ModuleTree | None = None) -> int | None:
     """Bytes of the model's parameters and buffers (each counted once), as they are now; None while a
-    lazy module's parameters are not yet materialised (their size is not known)."""
-    tensors = (*model.parameters(), *model.buffers())
+    lazy module's parameters are not yet materialised (their size is not known). ``tree``: the walk of
+    ``model`` the caller has just made, if any."""
+    tensors = (*model.parameters(), *model.buffers()) if tree is None else (*tree.parameters, *tree.buffers)
     if any(nn.parameter.is_lazy(t) for t in tensors):
         return None
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -174,13 +187,13 @@ class ConnectionRecorder:
     pre-hook reading ``shape`` only: no device work), and the model's footprint before it runs. Weights
     are read only when ``Report.neurobench()`` asks."""
 
-    def __init__(self, model: nn.Module) -> None:
-        layers = list(_connection_layers(model))
+    def __init__(self, model: nn.Module, tree: ModuleTree | None = None) -> None:
+        layers, activations = _layers(model)
         self.layers = [(name, m) for name, m in layers if isinstance(m, STATELESS_LAYERS)]
         self.recurrent = tuple(name for name, m in layers if isinstance(m, RECURRENT_LAYERS))
-        self.activations = tuple(_activation_layers(model))
-        self.footprint = footprint_bytes(model)
-        self.sparsity = tuple(sparsity_tensors(model))
+        self.activations = tuple(activations)
+        self.footprint = footprint_bytes(model, tree)
+        self.sparsity = tuple(sparsity_tensors(model, None if tree is None else tree.modules))
         self.shapes: dict[str, Counter[tuple[int, ...]]] = {name: Counter() for name, _ in self.layers}
         self._handles: list[Any] = []
 

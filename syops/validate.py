@@ -3,7 +3,6 @@ before the model runs (design: bad input gets one clear error, never a traceback
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 
 from .errors import SyopsError
+from .tree import ModuleTree
 
 # torch.Generator.manual_seed takes any 64-bit value; a seed is a non-negative integer below 2**64.
 SEED_LIMIT = 1 << 64
@@ -20,7 +20,8 @@ SEED_LIMIT = 1 << 64
 SIZE_LIMIT = 1 << 31
 
 
-def check_model(model: Any) -> nn.Module:
+def check_model(model: Any) -> ModuleTree:
+    """Refuse what syops cannot profile; return the walk of the model's tree for the profile's other steps."""
     if isinstance(model, torch.jit.ScriptModule):
         raise SyopsError(
             "model is a TorchScript module: its forward runs in the TorchScript interpreter, where syops "
@@ -28,13 +29,14 @@ def check_model(model: Any) -> nn.Module:
         )
     if not isinstance(model, nn.Module):
         raise SyopsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
+    tree = ModuleTree(model)
+    for tensor in tree.tensors():
         if tensor.is_meta:
             raise SyopsError(
                 "model: its parameters are on the meta device (shapes without values); materialise them "
                 "first (model.to_empty(device='cpu'), then load the weights)"
             )
-    return model
+    return tree
 
 
 def check_int(name: str, value: Any, *, low: int = 1, high: int = SIZE_LIMIT, optional: bool = True) -> None:

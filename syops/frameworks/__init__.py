@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from types import ModuleType
 
 from torch import nn
@@ -25,21 +26,23 @@ ADAPTERS: dict[str, str] = {
 _loaded: dict[str, ModuleType] = {}
 
 
-def frameworks_of(model: nn.Module) -> list[str]:
-    """The registered frameworks whose classes appear in ``model``."""
+def frameworks_of(model: nn.Module, modules: Iterable[nn.Module] | None = None) -> list[str]:
+    """The registered frameworks whose classes appear in ``model`` (``modules``: its modules, if the caller
+    has just walked them)."""
     found: list[str] = []
-    for module in model.modules():
-        for cls in type(module).__mro__:
+    # each class once, in order of first use (a model has many modules of few classes)
+    for module_cls in dict.fromkeys(type(module) for module in (model.modules() if modules is None else modules)):
+        for cls in module_cls.__mro__:
             package = cls.__module__.split(".")[0]
             if package in ADAPTERS and package not in found:
                 found.append(package)
     return found
 
 
-def adapters_for(model: nn.Module) -> list[ModuleType]:
-    """Import (once) and return the adapters ``model`` needs."""
+def adapters_for(model: nn.Module, modules: Iterable[nn.Module] | None = None) -> list[ModuleType]:
+    """Import (once) and return the adapters ``model`` needs (``modules``: as for ``frameworks_of``)."""
     adapters = []
-    for package in frameworks_of(model):
+    for package in frameworks_of(model, modules):
         if package not in _loaded:
             if importlib.util.find_spec(ADAPTERS[package]) is None:
                 continue
