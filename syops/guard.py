@@ -3,10 +3,11 @@
 While a model is profiled each of its initialised parameters wears a subclass of its own class (same
 name, ``isinstance`` unchanged) whose ``__torch_function__`` sees every torch call that takes the
 parameter. Before a call that may write it (an in-place method, ``out=``, an in-place operator, a
-setter such as ``p.data = ...``) and after a call that hands out something that could write it later
-unseen (``p.data``, a view, ``detach()``, its storage, a NumPy array), the parameter's values are copied
-once; restore writes back only those copies that differ. A parameter nothing writes, which is every
-parameter of an inference, is never read: snapshot and restore cost no memory traffic and no memory.
+setter such as ``p.data = ...``, a norm updating running statistics held as parameters) and after a
+call that hands out something that could write it later unseen (``p.data``, a view, ``detach()``, its
+storage, a NumPy array), the parameter's values are copied once; restore writes back only those copies
+that differ. A parameter nothing writes, which is every parameter of an inference, is never read:
+snapshot and restore cost no memory traffic and no memory.
 
 What it cannot see: a write through an alias made before profiling began and kept outside the model
 (inside the model, an attribute tensor is a state tensor of ``syops.state``, copied and restored), and
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 # Parameters not yet copied, by id: (parameter, record). A call that meets none of them costs one lookup.
@@ -37,10 +39,8 @@ _PURE = frozenset(
     for f in (
         *(getattr(torch, f"conv{d}d", None) for d in (1, 2, 3)),
         *(getattr(torch, f"conv_transpose{d}d", None) for d in (1, 2, 3)),
-        torch.batch_norm,
         torch.layer_norm,
         torch.group_norm,
-        torch.instance_norm,
         getattr(torch._C._nn, "linear", None),
         torch.matmul,
         torch.mm,
@@ -49,9 +49,23 @@ _PURE = frozenset(
         torch.prelu,
         torch.embedding,
         torch.bilinear,
+        F.layer_norm,
+        F.group_norm,
+        getattr(F, "rms_norm", None),
     )
     if f is not None
 )
+# Norms with running statistics write them (in place, inside the op) in training mode (instance norm: with
+# input statistics), else nothing: the flag is the sixth argument of each.
+_STATISTICS = frozenset({F.batch_norm, torch.batch_norm, F.instance_norm, torch.instance_norm})
+_TRAINING_KEYWORDS = ("training", "use_input_stats")
+
+
+def _training(args: tuple, kwargs: dict) -> bool:
+    for key in _TRAINING_KEYWORDS:
+        if key in kwargs:
+            return bool(kwargs[key])
+    return bool(args[5]) if len(args) > 5 else False
 
 
 class _Guarded:
@@ -136,12 +150,16 @@ def _torch_function(cls: type, func: Any, types: tuple, args: tuple = (), kwargs
         kwargs = {}
     if not _PENDING or func in _PURE:
         return _run(func, types, args, kwargs)
+    updates_statistics = func in _STATISTICS and _training(args, kwargs)
+    if func in _STATISTICS and not updates_statistics:
+        return _run(func, types, args, kwargs)
     guarded = _guarded_in(args, kwargs)
     if not guarded:
         return _run(func, types, args, kwargs)
     name = getattr(func, "__name__", "")
     writes = (
-        (name.endswith("_") and not name.startswith("__") and name not in _NOT_WRITES)
+        updates_statistics
+        or (name.endswith("_") and not name.startswith("__") and name not in _NOT_WRITES)
         or name in _INPLACE_OPERATORS
         or name in _EXPOSING
         or kwargs.get("out") is not None

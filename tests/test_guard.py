@@ -171,3 +171,26 @@ def test_a_deep_copy_made_while_profiling_is_a_plain_parameter():
     syops.profile(net, inputs=torch.ones(1, 3))
     (twin,) = copies
     assert type(twin.weight) is nn.Parameter and torch.equal(twin.weight, net.l.weight)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_running_statistics_held_as_parameters_are_restored(training):
+    """A norm call is no write to its parameters, unless it trains with parameters as running statistics."""
+
+    class StatsAsParameters(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mean = nn.Parameter(torch.zeros(3), requires_grad=False)
+            self.var = nn.Parameter(torch.ones(3), requires_grad=False)
+            self.scale = nn.Parameter(torch.full((3,), 2.0))
+
+        def forward(self, x):
+            y = torch.nn.functional.batch_norm(x, self.mean, self.var, self.scale, None, training=training)
+            return torch.nn.functional.layer_norm(y, (3,), self.scale)
+
+    net = StatsAsParameters()
+    before = copy.deepcopy(net.state_dict())
+    syops.profile(net, inputs=torch.randn(8, 3) + 5.0)
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(type(p) is nn.Parameter for p in net.parameters())
