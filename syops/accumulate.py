@@ -128,12 +128,16 @@ class _NeuronSlot:
     calls: int = 0
 
 
-@dataclass
 class RowAccumulator:
-    calls: int = 0
-    fixed: Counts = field(default_factory=Counts)
-    slots: dict[tuple, _Slot] = field(default_factory=dict)
-    neuron_slots: dict[tuple, _NeuronSlot] = field(default_factory=dict)
+    """One row's calls, its host-given counts (``Fixed`` terms: dense MACs, ACs, MACs) and its slots."""
+
+    __slots__ = ("calls", "fixed", "neuron_slots", "slots")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fixed: list[float] | None = None  # [dense MACs, ACs, MACs], once a Fixed term came
+        self.slots: dict[tuple, _Slot] = {}
+        self.neuron_slots: dict[tuple, _NeuronSlot] = {}
 
 
 def reads_back_free(device: torch.device) -> bool:
@@ -229,9 +233,10 @@ class Evaluator:
             elif isinstance(term, Neuron):
                 self._neuron(row, term)
             elif isinstance(term, Fixed):
-                row.fixed.dense_macs += float(term.dense_macs)
-                row.fixed.acs += float(term.acs)
-                row.fixed.macs += float(term.macs)
+                fixed = row.fixed = row.fixed or [0.0, 0.0, 0.0]
+                fixed[0] += float(term.dense_macs)
+                fixed[1] += float(term.acs)
+                fixed[2] += float(term.macs)
             else:
                 raise TypeError(f"a counting rule returned {type(term).__name__}, not a syops term")
 
@@ -538,8 +543,10 @@ class Evaluator:
         spikes_of = {id(n): next(it) for n in neuron_slots}
         out: list[Counts] = []
         for row in rows:
-            c = Counts(calls=row.calls, dense_macs=row.fixed.dense_macs, acs=row.fixed.acs, macs=row.fixed.macs)
-            if row.fixed.dense_macs or row.fixed.acs or row.fixed.macs:
+            c = Counts(calls=row.calls)
+            if row.fixed is not None:
+                c.dense_macs, c.acs, c.macs = row.fixed
+            if row.fixed is not None and any(row.fixed):
                 c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
             for slot in row.slots.values():
                 values = slot_values[slot.index]
