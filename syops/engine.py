@@ -453,7 +453,13 @@ class CountingSession:
         # Outside the op-counting mode and the parameters' guard: nothing here is the model's work.
         with torch._C.DisableTorchFunction(), paused_gc():
             # Parameter sizes while the model is as it ran (a lazy module is uninitialised again after).
-            self.parameter_sizes = {id(p): p.numel() for p in self.model.parameters()}
+            # (Of the modules classified on entry: a module a forward creates is gone after restore.)
+            self.parameter_sizes = {
+                id(p): p.numel()
+                for info in self.infos.values()
+                for p in info.module._parameters.values()
+                if p is not None
+            }
             extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
             counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
         raw_input = bool(extras[0]) if extras else False
