@@ -385,8 +385,9 @@ def run(device: torch.device, rounds: int, threads: list[int], before: dict | No
         "each without the parts inside it: `snapshot` and `restore` keep the model as it came; `hooks` are "
         "syops' forward pre- and post-hooks (the stack of running modules, the rows, leaving and re-entering "
         "the op-counting mode); `counting` is every rule and the evaluation of its terms (reading the "
-        "operands); `collect` folds the queued calls and copies the counts to the host once, with the "
-        "memory traffic; `report` builds the per-sample report; the rest is the forward pass itself under "
+        "operands; on a CPU each call's counts are added on the host at once); `collect` reads the counts "
+        "(on a GPU: folds the queued calls and copies them to the host once) and prices the memory "
+        "traffic; `report` builds the per-sample report; the rest is the forward pass itself under "
         "syops (torch's slower call path for hooked modules, the op-counting mode and the parameters' guard "
         "around torch calls), the input plan and the argument checks, less the plain forward.",
         "",
