@@ -126,6 +126,7 @@ class _NeuronSlot:
     geometry: NeuronGeometry
     spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
     calls: int = 0
+    counts: bool = True  # every call's output was event counts, read on a CPU (the map holds integers)
 
 
 class RowAccumulator:
@@ -516,6 +517,7 @@ class Evaluator:
         # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
         # A non-finite output element is no spike (the remembered sums keep it: the next layer is dense).
         events = self.early and (off is None or off.item() == 0)  # a CPU reads the flag for free
+        slot.counts = slot.counts and events
         spikes = col if events else torch.nan_to_num(col, 0.0, 0.0, 0.0)
         slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
         self._remember(t.output, off, col, t.neurons)  # the object the model passes on, not our detached view
@@ -533,14 +535,18 @@ class Evaluator:
         products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
         device_values += [slot.product for slot in products]
         neuron_slots = [n for row in rows for n in row.neuron_slots.values() if n.spike_map is not None]
-        device_values += [n.spike_map.sum(dtype=self.dtype).reshape(1) for n in neuron_slots]
+        # Integer spike maps on a CPU are summed on the host (exact and fast in float32), the rest on device.
+        on_host = {id(n) for n in neuron_slots if n.counts and n.spike_map.dtype == torch.float32}
+        on_device = [n for n in neuron_slots if id(n) not in on_host]
+        device_values += [n.spike_map.sum(dtype=self.dtype).reshape(1) for n in on_device]
         device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self._inexact]]
         host = torch.cat(device_values).cpu().tolist()
         width = self._acc.shape[1]
         slot_values = [host[width * i : width * (i + 1)] for i in range(self._acc.shape[0])]
         it = iter(host[width * self._acc.shape[0] :])
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
-        spikes_of = {id(n): next(it) for n in neuron_slots}
+        spikes_of = {id(n): next(it) for n in on_device}
+        spikes_of.update((id(n), _integer_total(n.spike_map)) for n in neuron_slots if id(n) in on_host)
         out: list[Counts] = []
         for row in rows:
             c = Counts(calls=row.calls)
@@ -592,3 +598,11 @@ class Evaluator:
             out.append(c)
         extras = [next(it) for _ in extra or []]
         return out, extras, next(it) > 0 or self._inexact_host
+
+
+def _integer_total(counts: Tensor) -> float:
+    """Σ of a float32 CPU tensor of non-negative integers, exactly: its float32 sum when below 2**23 (every
+    partial sum is then an integer below 2**24, exact in float32; a total of 2**24 or more cannot round
+    below 2**23), else in float64 (a conversion, about four times slower)."""
+    total = counts.sum().item()
+    return total if total < 1 << 23 else counts.sum(dtype=torch.float64).item()

@@ -284,3 +284,13 @@ def test_a_tensor_read_by_several_layers_is_read_once_unless_it_changed(monkeypa
     assert report.layer("c").synops == pytest.approx(brute_force_conv_synops(net.c, s))
     # the input's own check, then s: once (twice when written in between), c's output for the add
     assert len(reads) == (3 if not write_between else 4)
+
+
+def test_integer_spike_totals_are_exact_on_the_host():
+    from syops.accumulate import _integer_total
+
+    small = make_input("integer", (4, 5000), torch.Generator().manual_seed(8)).abs().sum(0)
+    assert _integer_total(small) == float(small.double().sum())
+    big = torch.full((3,), float((1 << 23) + 1))  # 3·2**23 + 3: odd, above 2**24, no float32 holds it
+    assert float(big.sum()) != 3 * ((1 << 23) + 1)
+    assert _integer_total(big) == 3 * ((1 << 23) + 1)
