@@ -295,7 +295,7 @@ class Evaluator:
                 is_event = 0.0
                 dense_reads += elements
                 continue
-            total = col.sum(dtype=torch.float64).item() if col.numel() != 1 else col.item()
+            total = _integer_total(col) if col.numel() != 1 else col.item()
             if total >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32:
                 self._inexact_host = True
             events += total
@@ -601,8 +601,9 @@ class Evaluator:
 
 
 def _integer_total(counts: Tensor) -> float:
-    """Σ of a float32 CPU tensor of non-negative integers, exactly: its float32 sum when below 2**23 (every
-    partial sum is then an integer below 2**24, exact in float32; a total of 2**24 or more cannot round
-    below 2**23), else in float64 (a conversion, about four times slower)."""
+    """Σ of a CPU tensor of non-negative integers (an event operand's column sums, a spike map), exactly:
+    its own sum when below 2**23 (every partial sum is then an integer below 2**24, exact in float32; a
+    total of 2**24 or more cannot round below 2**23), else in float64 (for float32, a conversion about
+    four times slower)."""
     total = counts.sum().item()
     return total if total < 1 << 23 else counts.sum(dtype=torch.float64).item()
