@@ -437,9 +437,11 @@ class CountingSession:
         if primary is None or primary.numel() == 0 or primary.dtype == torch.bool:
             return
         with torch._C.DisableTorchFunction():
+            off = self.evaluator.scan_input(primary)
+            if off is not None and self.evaluator.early and off.item() != 0:
+                return  # dense (a CPU reads the check for free): no events, raw or not
             low, high = torch.aminmax(primary)
             flag = (high > 1) | (low < -1)
-            off = self.evaluator.scan_input(primary)
             if off is not None:  # None: an integer dtype, events by definition
                 flag = flag & (off == 0)
             self._raw_input_flag = flag if self._raw_input_flag is None else (self._raw_input_flag | flag)
