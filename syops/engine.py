@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from . import frameworks
+from . import frameworks, guard
 from .accumulate import Counts, Evaluator, RowAccumulator
 from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
@@ -65,6 +65,7 @@ class _Frame:
     info: ModuleInfo
     active: bool  # outermost counted module: its rule runs
     args: tuple
+    unguarded: Any = None  # the guard's pause for a stock layer's own forward (see syops.guard.pause_for)
 
 
 def _shape_of(args: Any) -> str:
@@ -270,7 +271,7 @@ class CountingSession:
             if info.kind is not None:
                 self.suppress += 1
                 self._suspend_ops()
-            self.stack.append(_Frame(info, active, args))
+            self.stack.append(_Frame(info, active, args, guard.pause_for(module, args, kwargs)))
             if active:
                 row = self._row_for_module(info)
                 row.acc.calls += 1
@@ -287,6 +288,7 @@ class CountingSession:
             frame = None
             while self.stack:
                 top = self.stack.pop()
+                guard.resume(top.unguarded)
                 if top.info is info:
                     frame = top
                     break
@@ -411,7 +413,8 @@ class CountingSession:
             raise self._forward_error(exc) from exc
         finally:
             self.running = False
-            self.stack.clear()
+            while self.stack:  # frames a raising forward left (innermost first, as they were entered)
+                guard.resume(self.stack.pop().unguarded)
             self.suppress = 0
             self._resume_ops()
         return output

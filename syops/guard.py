@@ -26,6 +26,7 @@ from torch import Tensor, nn
 # Parameters not yet copied, by id: (parameter, record). A call that meets none of them costs one lookup.
 _PENDING: dict[int, _Guarded] = {}
 _CLASSES: dict[type, type] = {}
+_GUARDED: set[type] = set()  # the guarded classes (values of _CLASSES)
 _INPLACE_OPERATORS = frozenset(
     f"__i{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor")
 ) | frozenset({"__ilshift__", "__irshift__", "__setitem__", "__set__", "__delitem__"})
@@ -130,6 +131,7 @@ def _guarded_class(cls: type) -> type:
             },
         )
         _CLASSES[cls] = found
+        _GUARDED.add(found)
     return found
 
 
@@ -196,3 +198,47 @@ def _save_aliased(guarded: list[_Guarded], out: Any) -> None:
             for record in guarded:
                 if ptr == record.storage:
                     record.save()
+
+
+# Stock layers whose own forward reads its parameters in one op and writes none (a norm's running
+# statistics are buffers, restored by syops.state): their calls run with the guard paused.
+_PURE_LAYERS = frozenset(
+    {
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.Conv3d,
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.BatchNorm3d,
+        nn.LayerNorm,
+        nn.GroupNorm,
+    }
+)
+
+
+_LAYER_PARAMETERS = frozenset({"weight", "bias"})  # anything else (running statistics made parameters): no pause
+
+
+def pause_for(module: nn.Module, args: tuple, kwargs: dict) -> Any:
+    """Pause the guard for the forward of ``module`` when it is a stock layer of ``_PURE_LAYERS`` (its exact
+    class: a parametrized or subclassed layer keeps the guard) whose tensors are all plain (torch's subclass
+    handlers are off while it runs, so another subclass keeps the guard on): one context instead of a
+    Python handler per call on its parameters. Returns what ``resume`` takes, None when not paused."""
+    if type(module) not in _PURE_LAYERS or not _PENDING:
+        return None
+    for value in (*args, *kwargs.values(), *module._buffers.values()):
+        if isinstance(value, Tensor) and type(value) is not Tensor:
+            return None
+    for name, p in module._parameters.items():
+        if p is not None and (type(p) not in _GUARDED or name not in _LAYER_PARAMETERS):
+            return None
+    pause = torch._C.DisableTorchFunctionSubclass()
+    pause.__enter__()
+    return pause
+
+
+def resume(pause: Any) -> None:
+    """End a pause of ``pause_for`` (None: nothing paused)."""
+    if pause is not None:
+        pause.__exit__(None, None, None)

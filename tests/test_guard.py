@@ -4,6 +4,7 @@ restores the values and storage; a parameter nothing writes is never copied."""
 from __future__ import annotations
 
 import copy
+from typing import ClassVar
 
 import pytest
 import torch
@@ -193,4 +194,37 @@ def test_running_statistics_held_as_parameters_are_restored(training):
     syops.profile(net, inputs=torch.randn(8, 3) + 5.0)
     after = net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(type(p) is nn.Parameter for p in net.parameters())
+
+
+class _Logged(torch.Tensor):
+    """A user's tensor subclass whose handler records the torch calls it sees."""
+
+    calls: ClassVar[list] = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        cls.calls.append(getattr(func, "__name__", str(func)))
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_stock_layers_run_with_the_guard_paused_and_other_subclasses_keep_their_handlers():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    before = copy.deepcopy(net.state_dict())
+    plain = syops.profile(net, inputs=torch.randn(2, 3, 8, 8))
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(type(p) is nn.Parameter for p in net.parameters())
+    _Logged.calls = []
+    logged = syops.profile(net, inputs=torch.randn(2, 3, 8, 8).as_subclass(_Logged))
+    assert "conv2d" in _Logged.calls  # the subclass input's handler ran inside the layer: no pause
+    assert logged.layer("0").macs == plain.layer("0").macs
+
+
+def test_a_stock_layer_that_raises_leaves_no_pause_behind():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Linear(5, 2))  # the second Linear gets 3 features: it raises
+    with pytest.raises(syops.SyopsError, match="forward pass failed"):
+        syops.profile(net, inputs=torch.randn(2, 4))
+    _Logged.calls = []
+    torch.ones(2).as_subclass(_Logged) + 1  # subclass handlers are on again
+    assert _Logged.calls
     assert all(type(p) is nn.Parameter for p in net.parameters())
