@@ -105,6 +105,8 @@ def column_events(
     scratch = scratch or Scratch()
     chunk = _events_first_chunk if early else _chunk_events
     if step == 1 and rows.numel() > _CHUNK:  # rows longer than a chunk (a neuron layer's [steps, neurons])
+        if x.device.type != "cpu":  # one pass into a temporary: on a GPU every block is four more launches
+            return _chunk_events(rows, check, None)
         return _wide_column_events(rows, check, scratch, early)
     if rows.shape[0] <= step:  # one chunk (most layer inputs)
         return chunk(rows, check, scratch)

@@ -294,3 +294,22 @@ def test_integer_spike_totals_are_exact_on_the_host():
     big = torch.full((3,), float((1 << 23) + 1))  # 3·2**23 + 3: odd, above 2**24, no float32 holds it
     assert float(big.sum()) != 3 * ((1 << 23) + 1)
     assert _integer_total(big) == 3 * ((1 << 23) + 1)
+
+
+def test_on_another_device_rows_longer_than_a_chunk_are_read_in_one_pass(monkeypatch):
+    """Blocks of columns keep a CPU's scratch small; on a GPU each block would be four more kernel launches,
+    so a wide operand there is read in one pass (here on the meta device, which has shapes but no values)."""
+    calls = []
+    original = torch.abs
+
+    def counted_abs(*args, **kwargs):
+        calls.append(args[0].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "abs", counted_abs)
+    x = torch.empty(4, 3 * _CHUNK, device="meta")
+    _, col = column_events(x, "integer", 3 * _CHUNK, Scratch())
+    assert calls == [torch.Size([4, 3 * _CHUNK])] and col.shape == (3 * _CHUNK,)
+    calls.clear()
+    column_events(torch.zeros(4, 3 * _CHUNK), "integer", 3 * _CHUNK, Scratch())
+    assert len(calls) > 1  # a CPU: blocks of columns
