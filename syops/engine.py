@@ -24,6 +24,7 @@ from .accumulate import Counts, Evaluator, RowAccumulator
 from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
 from .fanout import FanoutCache
+from .hookset import HookSet
 from .inputs import Batch, model_device_dtype
 from .memory import MemoryModel
 from .rules import OP_RULES, Rule, RuleContext, find_module_rule
@@ -166,7 +167,7 @@ class CountingSession:
         self.running = False
         self.root: ModuleInfo | None = None
         self.adapters: list[ModuleType] = []
-        self._handles: list[Any] = []
+        self._hooks = HookSet()
         self._snapshot: ModelSnapshot | None = None
         self._mode: _OpCounter | None = None
         self._mode_pushed = False
@@ -208,9 +209,7 @@ class CountingSession:
         if self._mode is not None:
             self._suspend_ops()
             self._mode = None
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
+        self._hooks.remove()
         if self._fastpath is not None:
             torch.backends.mha.set_fastpath_enabled(self._fastpath)
             self._fastpath = None
@@ -258,15 +257,17 @@ class CountingSession:
         return list(keep.values())
 
     def _attach(self) -> None:
+        pre, post = self._pre_hook(), self._post_hook()  # one of each for every module
         for info in self._hooked_modules():
-            module = info.module
-            self._handles.append(module.register_forward_pre_hook(self._pre_hook(info), with_kwargs=True))
-            self._handles.append(module.register_forward_hook(self._post_hook(info), with_kwargs=True, prepend=True))
+            self._hooks.add(info.module, pre, post)
 
-    def _pre_hook(self, info: ModuleInfo):
+    def _pre_hook(self):
+        infos = self.infos
+
         def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
             if not self.running:
                 return None
+            info = infos[id(module)]
             active = info.kind is not None and (self.suppress == 0 or self._inside_counting_parent())
             if info.kind is not None:
                 self.suppress += 1
@@ -281,10 +282,13 @@ class CountingSession:
 
         return hook
 
-    def _post_hook(self, info: ModuleInfo):
+    def _post_hook(self):
+        infos = self.infos
+
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
             if not self.running:
                 return None
+            info = infos[id(module)]
             frame = None
             while self.stack:
                 top = self.stack.pop()

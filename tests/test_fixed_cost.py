@@ -262,3 +262,32 @@ def test_cpu_profile_seeds_only_the_cpu_generator(monkeypatch):
     torch.manual_seed(3)
     assert first == 3 * float((torch.rand(1, 8) > 0.5).sum())  # the forward's draws, seeded by seed=3
     assert seeded == [3]  # by the test's own torch.manual_seed only: the profile left CUDA's generators alone
+
+
+def test_a_hook_set_behaves_as_torchs_registered_hooks():
+    """HookSet's hooks see what torch's registered ones see (kwargs; its forward hook before the module's
+    own), take ids no other hook has, and leave every hook dictionary as it was once removed."""
+    from syops.hookset import HookSet
+
+    class Keyword(nn.Module):
+        def forward(self, x, *, scale=1.0):
+            return x * scale
+
+    m = Keyword()
+    seen = []
+    user = m.register_forward_hook(lambda mod, args, out: seen.append("user"))
+    before = [dict(d) for d in (m._forward_pre_hooks, m._forward_pre_hooks_with_kwargs, m._forward_hooks)]
+    hooks = HookSet()
+    hooks.add(
+        m,
+        lambda mod, args, kwargs: seen.append(("pre", kwargs)),
+        lambda mod, args, kwargs, out: seen.append(("post", kwargs)),
+    )
+    later = m.register_forward_pre_hook(lambda mod, args: seen.append("later"))
+    m(torch.ones(2), scale=3.0)
+    assert seen == [("pre", {"scale": 3.0}), "later", ("post", {"scale": 3.0}), "user"]
+    hooks.remove()
+    later.remove()
+    after = [dict(d) for d in (m._forward_pre_hooks, m._forward_pre_hooks_with_kwargs, m._forward_hooks)]
+    assert after == before and not m._forward_hooks_with_kwargs
+    user.remove()
