@@ -174,6 +174,13 @@ class Evaluator:
         self.batch_images: tuple[int, int] = (1, 1)
         self._inexact = self._false
         self._inexact_host = False
+        self._handlers = {
+            Synaptic: self._synaptic,
+            Elementwise: self._elementwise,
+            Product: self._product,
+            Neuron: self._neuron,
+            Fixed: self._fixed,
+        }
         self._pending = _Pending()
 
     def new_batch(self, samples: int = 1, timesteps: int = 1) -> None:
@@ -225,21 +232,18 @@ class Evaluator:
     # -- per call ---------------------------------------------------------------------------------
     def add(self, row: RowAccumulator, terms: Iterable[Term]) -> None:
         for term in terms:
-            if isinstance(term, Synaptic):
-                self._synaptic(row, term)
-            elif isinstance(term, Elementwise):
-                self._elementwise(row, term)
-            elif isinstance(term, Product):
-                self._product(row, term)
-            elif isinstance(term, Neuron):
-                self._neuron(row, term)
-            elif isinstance(term, Fixed):
-                fixed = row.fixed = row.fixed or [0.0, 0.0, 0.0]
-                fixed[0] += float(term.dense_macs)
-                fixed[1] += float(term.acs)
-                fixed[2] += float(term.macs)
-            else:
+            handler = self._handlers.get(type(term))
+            if handler is None:  # a subclass of a term type (a custom rule's)
+                handler = next((h for cls, h in self._handlers.items() if isinstance(term, cls)), None)
+            if handler is None:
                 raise TypeError(f"a counting rule returned {type(term).__name__}, not a syops term")
+            handler(row, term)
+
+    def _fixed(self, row: RowAccumulator, term: Fixed) -> None:
+        fixed = row.fixed = row.fixed or [0.0, 0.0, 0.0]
+        fixed[0] += float(term.dense_macs)
+        fixed[1] += float(term.acs)
+        fixed[2] += float(term.macs)
 
     def _slot(
         self,

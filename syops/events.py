@@ -96,7 +96,7 @@ def column_events(
     """
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     early = early and check is not None
-    if early and not expect_events and x.numel() and _peek_is_dense(_sample(x), check):
+    if early and not expect_events and x.numel() and _looks_dense(x, check):
         return _DENSE, None
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
@@ -155,22 +155,26 @@ def _wide_column_events(
     return (torch.stack(offs).sum() if offs else None), col
 
 
-def _sample(x: Tensor) -> list:
-    """Elements of ``x`` looked at on the host: the first ``_PEEK`` and ``_PEEK`` more spread evenly over
-    the rest (a convolution's output of sparse spikes starts with zeros, and is dense further on). Read
-    straight from CPU memory for a contiguous float tensor (no kernel, no dispatch), else through views."""
+def _looks_dense(x: Tensor, mode: SpikeMode) -> bool:
+    """Is an element of ``x`` looked at on the host no event count? The first element alone decides most
+    dense operands; else the first ``_PEEK`` and ``_PEEK`` more spread evenly over the rest (a
+    convolution's output of sparse spikes starts with zeros, and is dense further on). Read straight from
+    CPU memory for a contiguous float tensor (no kernel, no dispatch), else through views."""
     n = x.numel()
     step = max(1, (n - _PEEK) // _PEEK)
     kind = _CTYPES.get(x.dtype)
     if kind is not None and x.layout == torch.strided and x.is_contiguous() and not x.is_neg():
         try:
-            data = (kind * n).from_address(x.data_ptr())
+            address = x.data_ptr()
         except RuntimeError:  # a tensor without storage (fake, functional): views
             pass
         else:
-            return data[:_PEEK] + data[_PEEK:n:step]
+            if _peek_is_dense((kind.from_address(address).value,), mode):
+                return True
+            data = (kind * n).from_address(address)
+            return _peek_is_dense(data[:_PEEK] + data[_PEEK:n:step], mode)
     flat = x.detach().reshape(-1)
-    return flat[:_PEEK].tolist() + flat[_PEEK::step].tolist()
+    return _peek_is_dense(flat[:_PEEK].tolist() + flat[_PEEK::step].tolist(), mode)
 
 
 def _peek_is_dense(values: list, mode: SpikeMode) -> bool:
