@@ -61,7 +61,7 @@ class Row:
     params: tuple[Tensor, ...] = ()  # a part's own parameters (see ``syops.terms.Part``)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     info: ModuleInfo
     active: bool  # outermost counted module: its rule runs

@@ -17,6 +17,7 @@ The counting of accesses is in ``syops.traffic``; this module only prices them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,6 +51,13 @@ def sram_access_pj(size_bytes: float) -> float:
     return e0
 
 
+@functools.lru_cache(maxsize=4096)  # a profile prices a few memory sizes many times over
+def _access_pj(words: float, bits: int, dram_above: int | None) -> float:
+    size = words * bits / 8
+    per_64 = DRAM_PJ if dram_above is not None and size > dram_above else sram_access_pj(size)
+    return per_64 * bits / 64
+
+
 @dataclass(frozen=True)
 class MemoryModel:
     """How memory accesses are counted (``dense_reuse``, ``queue_words``) and priced (``bits``,
@@ -67,9 +75,7 @@ class MemoryModel:
 
     def access_pj(self, words: float) -> float:
         """pJ of one access of one word to a memory holding ``words`` words."""
-        size = words * self.bits / 8
-        per_64 = DRAM_PJ if self.dram_above is not None and size > self.dram_above else sram_access_pj(size)
-        return per_64 * self.bits / 64
+        return _access_pj(words, self.bits, self.dram_above)
 
 
 MEMORY_PRESETS: dict[str, MemoryModel | None] = {
