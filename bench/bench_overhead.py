@@ -421,9 +421,9 @@ WHAT_REMAINS = [
     "thread; the tables above give this run's figures):",
     "",
     "- A fixed cost per profile, about 4 ms whatever the model's size. On resnet18 (68 hooked modules): "
-    "snapshot 0.8 ms, restore 0.4 ms, attaching and removing 136 hooks through torch's API 0.8 ms, reading "
-    "the counts and pricing the memory traffic of about 60 slots in Python 0.8 ms, the report 0.4 ms, the "
-    "argument checks, the one walk of the module tree, the input plan and NeuroBench's recorder 0.7 ms. It "
+    "snapshot 0.8–1.0 ms, restore 0.4 ms, putting on and taking off 136 hooks 0.4 ms, reading the counts and "
+    "pricing the memory traffic of about 60 slots in Python 0.8 ms, the report 0.5 ms, the argument checks, "
+    "the one walk of the module tree, the input plan, the session and NeuroBench's recorder 0.8 ms. It "
     "weighs most on a small, fast model: about 0.15× of resnet18's forward at 3×160×160.",
     "- The forward pass under syops, about 2 ms on resnet18: torch's slower call path for a hooked module "
     "(a pre- and a post-hook on each of 68 modules), the op-counting mode around functional ops outside "
