@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import hostcounts
 from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
 from .memory import MemoryModel
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
@@ -174,6 +175,7 @@ class Evaluator:
         self.batch_images: tuple[int, int] = (1, 1)
         self._inexact = self._false
         self._inexact_host = False
+        self._fanouts: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
         self._handlers = {
             Synaptic: self._synaptic,
             Elementwise: self._elementwise,
@@ -197,12 +199,13 @@ class Evaluator:
             self._recent.popitem(last=False)
 
     def _column_events(
-        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
+        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None, wide: bool = False
     ) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output or operand read in full when ``x``
         is it (or a view of all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
         ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
-        the remembered outputs are the objects the model passed on)."""
+        the remembered outputs are the objects the model passed on). ``wide``: remembered sums are given as
+        wide as they are (a multiple of ``width``), not reduced to ``width``."""
         seen = given if given is not None else x
         base = seen if seen._base is None else seen._base
         entry = self._recent.get(id(base))
@@ -217,7 +220,7 @@ class Evaluator:
                 and base.is_contiguous()
             )
             if same and seen_width % width == 0:
-                return off, col if seen_width == width else col.view(-1, width).sum(0)
+                return off, col if seen_width == width or wide else col.view(-1, width).sum(0)
         off, col = column_events(x, self.mode, width, self.scratch, self.early, expect_events)
         if col is not None and seen.is_contiguous() and (seen is base or self._covers(seen, base)):
             # Read in full: another layer reading the same tensor (a residual branch, two convolutions on
@@ -288,31 +291,18 @@ class Evaluator:
         if len(pending) >= _FOLD or pending.elements >= _FOLD_ELEMENTS:
             self._fold()
 
-    def _host_parts(self, slot: _Slot, parts: list[tuple[Tensor | None, Tensor | None, int]], fanout=None) -> None:
-        """One call's parts (check, column sums, elements) added to the slot on the host, as ``_fold`` adds
-        them on the device: the call is events iff every part is; an event part's events (and with a
-        ``fanout`` map, its synops) are counted, a dense part's elements are read."""
-        is_event = 1.0
-        synops = events = dense_reads = 0.0
-        for off, col, elements in parts:
-            if col is None or (off is not None and off.item() != 0):  # non-zero or NaN: dense
-                is_event = 0.0
-                dense_reads += elements
-                continue
-            total = _integer_total(col) if col.numel() != 1 else col.item()
-            if total >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32:
-                self._inexact_host = True
-            events += total
-            if fanout is not None:
-                synops += torch.dot(col.to(torch.float64), fanout).item()
-        host = slot.host
-        if host is None:
-            host = slot.host = [0.0] * _WIDTH
-        host[0] += is_event
-        host[1] += synops * is_event
-        host[2] += events * is_event
-        host[3] += events
-        host[4] += dense_reads
+    def _host(self, slot: _Slot) -> list[float]:
+        if slot.host is None:
+            slot.host = [0.0] * _WIDTH
+        return slot.host
+
+    def _fanout_pair(self, fanout_map: Tensor) -> tuple[Tensor, Tensor]:
+        """A fan-out map flat in float32 and float64 (kept per map for the profile)."""
+        found = self._fanouts.get(id(fanout_map))
+        if found is None or found[0] is not fanout_map:
+            flat = fanout_map.reshape(-1)
+            found = self._fanouts[id(fanout_map)] = (fanout_map, flat.to(torch.float32), flat.to(torch.float64))
+        return found[1], found[2]
 
     def _fold(self) -> None:
         """Add every queued call to the accumulator, with the same few kernels for any number of calls:
@@ -411,14 +401,16 @@ class Evaluator:
             self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x)
+            # (a CPU takes the sums as wide as they were remembered: the fan-out's product reduces them)
+            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x, wide=self.early)
             slot.events_seen = (col is not None,)
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
-            fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             if self.early:
-                self._host_parts(slot, [(off, col, x.numel())], fanout)
+                pair = None if fanout_map is None else self._fanout_pair(fanout_map)
+                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), off, col, x.numel(), pair)
                 return
+            fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()
 
@@ -448,7 +440,7 @@ class Evaluator:
             slot.dense_reads += numel if operands else t.ops
             return
         if self.early and operands:
-            self._host_parts(slot, parts)
+            self._inexact_host |= hostcounts.add_parts(self._host(slot), parts)
             return
         call = self._queue_call(slot)
         if not t.operands:
@@ -550,7 +542,7 @@ class Evaluator:
         it = iter(host[width * self._acc.shape[0] :])
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in on_device}
-        spikes_of.update((id(n), _integer_total(n.spike_map)) for n in neuron_slots if id(n) in on_host)
+        spikes_of.update((id(n), hostcounts.integer_total(n.spike_map)) for n in neuron_slots if id(n) in on_host)
         out: list[Counts] = []
         for row in rows:
             c = Counts(calls=row.calls)
@@ -602,12 +594,3 @@ class Evaluator:
             out.append(c)
         extras = [next(it) for _ in extra or []]
         return out, extras, next(it) > 0 or self._inexact_host
-
-
-def _integer_total(counts: Tensor) -> float:
-    """Σ of a CPU tensor of non-negative integers (an event operand's column sums, a spike map), exactly:
-    its own sum when below 2**23 (every partial sum is then an integer below 2**24, exact in float32; a
-    total of 2**24 or more cannot round below 2**23), else in float64 (for float32, a conversion about
-    four times slower)."""
-    total = counts.sum().item()
-    return total if total < 1 << 23 else counts.sum(dtype=torch.float64).item()

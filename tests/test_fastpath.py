@@ -287,7 +287,7 @@ def test_a_tensor_read_by_several_layers_is_read_once_unless_it_changed(monkeypa
 
 
 def test_integer_spike_totals_are_exact_on_the_host():
-    from syops.accumulate import _integer_total
+    from syops.hostcounts import integer_total as _integer_total
 
     small = make_input("integer", (4, 5000), torch.Generator().manual_seed(8)).abs().sum(0)
     assert _integer_total(small) == float(small.double().sum())
@@ -313,3 +313,20 @@ def test_on_another_device_rows_longer_than_a_chunk_are_read_in_one_pass(monkeyp
     calls.clear()
     column_events(torch.zeros(4, 3 * _CHUNK), "integer", 3 * _CHUNK, Scratch())
     assert len(calls) > 1  # a CPU: blocks of columns
+
+
+@pytest.mark.parametrize("largest", [4, 1 << 21])
+def test_synops_on_the_host_are_exact_from_wide_sums(largest):
+    """A neuron's [C·H·W] column sums before a convolution whose fan-out map is [H·W]: synops from one
+    float32 product while exact (small totals), else from float64 sums (here products beyond 2**24)."""
+    from syops import hostcounts
+
+    gen = torch.Generator().manual_seed(largest)
+    col = torch.randint(0, largest, (8 * 25,), generator=gen).float()
+    fanout = torch.randint(1, 100, (25,), generator=gen).double()
+    host = [0.0] * 5
+    hostcounts.add_synaptic(host, None, col, col.numel(), (fanout.float(), fanout))
+    truth = sum(int(c) * int(f) for c, f in zip(col.view(8, 25).sum(0).tolist(), fanout.tolist(), strict=True))
+    assert host[1] == truth and host[2] == float(col.double().sum())
+    if largest > 4:  # float32 alone would have rounded
+        assert float(torch.mv(col.view(8, 25), fanout.float()).sum()) != truth
