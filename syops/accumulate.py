@@ -175,7 +175,6 @@ class Evaluator:
         self.batch_images: tuple[int, int] = (1, 1)
         self._inexact = self._false
         self._inexact_host = False
-        self._fanouts: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
         self._handlers = {
             Synaptic: self._synaptic,
             Elementwise: self._elementwise,
@@ -199,13 +198,12 @@ class Evaluator:
             self._recent.popitem(last=False)
 
     def _column_events(
-        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None, wide: bool = False
+        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
     ) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output or operand read in full when ``x``
         is it (or a view of all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
         ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
-        the remembered outputs are the objects the model passed on). ``wide``: remembered sums are given as
-        wide as they are (a multiple of ``width``), not reduced to ``width``."""
+        the remembered outputs are the objects the model passed on)."""
         seen = given if given is not None else x
         base = seen if seen._base is None else seen._base
         entry = self._recent.get(id(base))
@@ -220,7 +218,7 @@ class Evaluator:
                 and base.is_contiguous()
             )
             if same and seen_width % width == 0:
-                return off, col if seen_width == width or wide else col.view(-1, width).sum(0)
+                return off, col if seen_width == width else col.view(-1, width).sum(0)
         off, col = column_events(x, self.mode, width, self.scratch, self.early, expect_events)
         if col is not None and seen.is_contiguous() and (seen is base or self._covers(seen, base)):
             # Read in full: another layer reading the same tensor (a residual branch, two convolutions on
@@ -295,14 +293,6 @@ class Evaluator:
         if slot.host is None:
             slot.host = [0.0] * _WIDTH
         return slot.host
-
-    def _fanout_pair(self, fanout_map: Tensor) -> tuple[Tensor, Tensor]:
-        """A fan-out map flat in float32 and float64 (kept per map for the profile)."""
-        found = self._fanouts.get(id(fanout_map))
-        if found is None or found[0] is not fanout_map:
-            flat = fanout_map.reshape(-1)
-            found = self._fanouts[id(fanout_map)] = (fanout_map, flat.to(torch.float32), flat.to(torch.float64))
-        return found[1], found[2]
 
     def _fold(self) -> None:
         """Add every queued call to the accumulator, with the same few kernels for any number of calls:
@@ -401,16 +391,14 @@ class Evaluator:
             self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            # (a CPU takes the sums as wide as they were remembered: the fan-out's product reduces them)
-            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x, wide=self.early)
+            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x)
             slot.events_seen = (col is not None,)
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
-            if self.early:
-                pair = None if fanout_map is None else self._fanout_pair(fanout_map)
-                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), off, col, x.numel(), pair)
-                return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
+            if self.early:
+                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), off, col, x.numel(), fanout)
+                return
             self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()
 

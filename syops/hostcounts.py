@@ -52,26 +52,15 @@ def add_parts(host: list[float], parts: list[tuple[Tensor | None, Tensor | None,
     return inexact
 
 
-def add_synaptic(
-    host: list[float], off: Tensor | None, col: Tensor, elements: int, fanout: tuple[Tensor, Tensor] | None
-) -> bool:
-    """One synaptic call added to ``host``. ``col``: the operand's column sums, as wide as the fan-out map or
-    a multiple of it (a neuron's [C·H·W] sums before a convolution whose map is [H·W]); ``fanout``: the map
-    flat in float32 and float64 (None: a uniform fan-out, applied to the events later). Synops = Σ
-    col·fan-out: one float32 matrix-vector product when its total is below 2**23 (then exact, as every
-    product and partial sum is an integer below 2**24), else the float64 sums. Returns whether a float32
-    column sum may have rounded."""
+def add_synaptic(host: list[float], off: Tensor | None, col: Tensor, elements: int, fanout: Tensor | None) -> bool:
+    """One synaptic call added to ``host``: ``col``, the operand's column sums over the fan-out map's
+    positions; ``fanout``, the map flat in float64 (None: a uniform fan-out, applied to the events later).
+    Returns whether a float32 column sum may have rounded."""
     if off is not None and off.item() != 0:  # a remembered analog operand: dense
         host[4] += elements
         return False
-    events = integer_total(col)
-    synops = 0.0
-    if fanout is not None:
-        single, double = fanout
-        rows = col.view(-1, single.numel())
-        synops = torch.mv(rows, single).sum().item() if col.dtype == torch.float32 else None
-        if synops is None or synops >= _EXACT_HALF:
-            synops = torch.dot(rows.sum(0, dtype=torch.float64), double).item()
+    events = integer_total(col) if col.numel() != 1 else col.item()
+    synops = 0.0 if fanout is None else torch.dot(col.to(torch.float64), fanout).item()
     host[0] += 1.0
     host[1] += synops
     host[2] += events

@@ -316,17 +316,16 @@ def test_on_another_device_rows_longer_than_a_chunk_are_read_in_one_pass(monkeyp
 
 
 @pytest.mark.parametrize("largest", [4, 1 << 21])
-def test_synops_on_the_host_are_exact_from_wide_sums(largest):
-    """A neuron's [C·H·W] column sums before a convolution whose fan-out map is [H·W]: synops from one
-    float32 product while exact (small totals), else from float64 sums (here products beyond 2**24)."""
+def test_synops_on_the_host_are_exact(largest):
+    """Synops of a call added on the host: Σ column sums × fan-out in float64, exact where float32 is not."""
     from syops import hostcounts
 
     gen = torch.Generator().manual_seed(largest)
-    col = torch.randint(0, largest, (8 * 25,), generator=gen).float()
+    col = torch.randint(0, largest, (25,), generator=gen).float()
     fanout = torch.randint(1, 100, (25,), generator=gen).double()
     host = [0.0] * 5
-    hostcounts.add_synaptic(host, None, col, col.numel(), (fanout.float(), fanout))
-    truth = sum(int(c) * int(f) for c, f in zip(col.view(8, 25).sum(0).tolist(), fanout.tolist(), strict=True))
-    assert host[1] == truth and host[2] == float(col.double().sum())
+    hostcounts.add_synaptic(host, None, col, col.numel(), fanout)
+    truth = sum(int(c) * int(f) for c, f in zip(col.tolist(), fanout.tolist(), strict=True))
+    assert host[1] == truth and host[2] == float(col.double().sum()) and host[0] == 1.0
     if largest > 4:  # float32 alone would have rounded
-        assert float(torch.mv(col.view(8, 25), fanout.float()).sum()) != truth
+        assert float(torch.dot(col, fanout.float())) != truth
