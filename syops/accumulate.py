@@ -1,11 +1,12 @@
 """Turning the terms that rules return into counts.
 
-Each row of the report (a module, or an op attributed to a module) owns slots: one per distinct set of
-shape-derived constants (dense MACs, event-time ACs, operand size). A call reads its operands once (their
-event check and column sums, see ``syops.events``) and queues those small results; nothing else runs per
-call. The queue is folded into the slots' device accumulator with a fixed handful of kernels however
-many calls it holds, and ``read_all`` brings every accumulator to the host in one copy: one
-synchronisation per profile.
+Each row of the report (a module, or an op attributed to a module) owns slots (``syops.slots``): one per
+distinct set of shape-derived constants (dense MACs, event-time ACs, operand size). A call reads its
+operands once (their event check and column sums, see ``syops.events``). On a GPU it queues those small
+results; nothing else runs per call. The queue is folded into the slots' device accumulator with a fixed
+handful of kernels however many calls it holds, and ``read_all`` brings every accumulator to the host in
+one copy: one synchronisation per profile. On a CPU, where reading a value back costs nothing, each
+call's counts are added on the host at once (``syops.hostcounts``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,123 +23,17 @@ from torch import Tensor
 from . import hostcounts
 from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
 from .memory import MemoryModel
+from .slots import Counts, NeuronSlot, Pending, RowAccumulator, Slot, row_counts
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
-from .traffic import (
-    ACCESS_KINDS,
-    ElementwiseGeometry,
-    NeuronGeometry,
-    ProductGeometry,
-    SynapticGeometry,
-    Traffic,
-    elementwise_traffic,
-    neuron_traffic,
-    product_traffic,
-    synaptic_traffic,
-)
+from .traffic import ElementwiseGeometry, NeuronGeometry, ProductGeometry, SynapticGeometry
+
+__all__ = ["Counts", "Evaluator", "RowAccumulator", "reads_back_free"]
 
 # Accumulator fields of a slot (all summed over calls).
 _FOLD = 4096  # pending calls folded into the accumulator at once
 _FOLD_ELEMENTS = 1 << 18  # ...or sooner, once their queued column sums hold this many numbers (1 MiB)
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
 _WIDTH = 5  # accumulator columns per slot
-
-
-@dataclass
-class Counts:
-    """Host-side counts of one row, summed over every call of the profile (not yet per sample)."""
-
-    calls: int = 0
-    dense_macs: float = 0.0
-    acs: float = 0.0  # without neuron updates
-    macs: float = 0.0  # without neuron updates
-    synops: float = 0.0
-    in_events: float = 0.0
-    in_event_elems: float = 0.0
-    neuron_updates: float = 0.0
-    neuron_update_macs: float = 0.0
-    spikes: float = 0.0
-    neurons: int | None = None
-    # Memory traffic (see syops.traffic), summed over calls: accesses by kind, their energy in pJ, the
-    # energy of the same calls run densely (the ANN baseline's dataflow, before it is divided by T), and
-    # the calls whose rule gave no memory geometry (their traffic is not counted).
-    weight_reads: float = 0.0
-    bias_reads: float = 0.0
-    input_reads: float = 0.0
-    state_reads: float = 0.0
-    state_writes: float = 0.0
-    output_writes: float = 0.0
-    memory_pj: float = 0.0
-    ann_memory_pj: float = 0.0
-    untracked_calls: float = 0.0
-    spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
-
-    def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
-        for kind in ACCESS_KINDS:
-            setattr(self, kind, getattr(self, kind) + actual.accesses[kind])
-        self.memory_pj += actual.pj
-        self.ann_memory_pj += ann.pj
-
-
-@dataclass
-class _Slot:
-    dense_macs: float
-    event_acs: float  # ACs per event call on top of synops (bias adds, elementwise ops)
-    event_elems: int  # operand elements of one call
-    scale: float | None  # uniform fan-out: synops = events × scale (added on the host)
-    index: int  # row of the evaluator's accumulator
-    geometry: SynapticGeometry | ElementwiseGeometry | ProductGeometry | None = None  # for memory traffic
-    calls: int = 0
-    dense_reads: float = 0.0  # elements of dense operands of calls decided on the host (a CPU's early exit)
-    events_seen: tuple[bool, ...] = ()  # was each operand of the last call events (the next read's order)
-    # A product of two activations classifies each operand on its own: [event calls, synops, events,
-    # event elements, reads of the dense operand by events], accumulated at once (products are few).
-    product: Tensor | None = None
-    # On a CPU each call's flag and sums are read at once (free there) and added here, not queued: the same
-    # five columns as the device accumulator's row, exact integers in float64 (see Evaluator._host_parts).
-    host: list[float] | None = None
-
-
-@dataclass
-class _Pending:
-    """Calls not yet folded into the accumulator. A call has parts (its operands); a part is its event
-    check (a 0-d device tensor, zero iff the operand is an event tensor) and its column sums of |x|,
-    with the fan-out map that weights them for a synaptic operand."""
-
-    call_slots: list[int] = field(default_factory=list)  # slot of each call
-    part_calls: list[int] = field(default_factory=list)  # call of each part
-    offs: list[Tensor] = field(default_factory=list)
-    cols: list[Tensor] = field(default_factory=list)
-    numels: list[int] = field(default_factory=list)  # operand elements of each part
-    fanout_parts: list[int] = field(default_factory=list)  # parts with a fan-out map...
-    fanouts: list[Tensor] = field(default_factory=list)  # ...and their maps (flat, accumulator dtype)
-    elements: int = 0  # numbers held in cols
-
-    def __len__(self) -> int:
-        return len(self.call_slots)
-
-
-@dataclass
-class _NeuronSlot:
-    neurons: int
-    updates: int
-    leaky: bool
-    shape: tuple[int, ...]  # the neurons' shape in one sample at one step
-    geometry: NeuronGeometry
-    spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
-    calls: int = 0
-    counts: bool = True  # every call's output was event counts, read on a CPU (the map holds integers)
-
-
-class RowAccumulator:
-    """One row's calls, its host-given counts (``Fixed`` terms: dense MACs, ACs, MACs) and its slots."""
-
-    __slots__ = ("calls", "fixed", "neuron_slots", "slots")
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.fixed: list[float] | None = None  # [dense MACs, ACs, MACs], once a Fixed term came
-        self.slots: dict[tuple, _Slot] = {}
-        self.neuron_slots: dict[tuple, _NeuronSlot] = {}
 
 
 def reads_back_free(device: torch.device) -> bool:
@@ -167,7 +61,7 @@ class Evaluator:
         # usually reads the same spikes (often through a view), and then reuses them instead of reading
         # the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
-        self._slots: list[_Slot] = []
+        self._slots: list[Slot] = []
         # one row per slot: [event calls, synops (fan-out maps), events, events of event operands,
         # elements of dense operands] (the last two: an elementwise call's reads, operand by operand)
         self._acc = torch.zeros(0, _WIDTH, dtype=self.dtype, device=device)
@@ -182,7 +76,7 @@ class Evaluator:
             Neuron: self._neuron,
             Fixed: self._fixed,
         }
-        self._pending = _Pending()
+        self._pending = Pending()
 
     def new_batch(self, samples: int = 1, timesteps: int = 1) -> None:
         self._recent.clear()
@@ -255,10 +149,10 @@ class Evaluator:
         elems: int,
         scale: float | None = None,
         geometry: Any = None,
-    ) -> _Slot:
+    ) -> Slot:
         slot = row.slots.get(key)
         if slot is None:
-            slot = _Slot(dense, event_acs, elems, scale, len(self._slots), geometry() if geometry else None)
+            slot = Slot(dense, event_acs, elems, scale, len(self._slots), geometry() if geometry else None)
             self._slots.append(slot)
             row.slots[key] = slot
         slot.calls += 1
@@ -268,7 +162,7 @@ class Evaluator:
         """``x`` on the evaluator's device. (Every read detaches it: counting never takes part in autograd.)"""
         return x if x.device == self.device else x.detach().to(self.device)
 
-    def _queue_call(self, slot: _Slot) -> int:
+    def _queue_call(self, slot: Slot) -> int:
         pending = self._pending
         pending.call_slots.append(slot.index)
         return len(pending.call_slots) - 1
@@ -289,7 +183,7 @@ class Evaluator:
         if len(pending) >= _FOLD or pending.elements >= _FOLD_ELEMENTS:
             self._fold()
 
-    def _host(self, slot: _Slot) -> list[float]:
+    def _host(self, slot: Slot) -> list[float]:
         if slot.host is None:
             slot.host = [0.0] * _WIDTH
         return slot.host
@@ -305,7 +199,7 @@ class Evaluator:
         pending = self._pending
         if not len(pending):
             return
-        self._pending = _Pending()
+        self._pending = Pending()
         dtype = self.dtype
         flat = torch.cat(pending.cols)
         lengths = [col.numel() for col in pending.cols]
@@ -492,7 +386,7 @@ class Evaluator:
             tail = tuple(t.output.shape[min(LEADING_DIMS[t.layout], max(t.output.dim() - 1, 0)) :])
             shape = tail if math.prod(tail) == t.neurons else (t.neurons,)
             geometry = NeuronGeometry(t.neurons, t.updates, t.state_words, t.analog)
-            slot = _NeuronSlot(t.neurons, t.updates, t.leaky, shape, geometry)
+            slot = NeuronSlot(t.neurons, t.updates, t.leaky, shape, geometry)
             row.neuron_slots[key] = slot
         slot.calls += 1
         output = self._local(t.output)
@@ -531,54 +425,6 @@ class Evaluator:
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in on_device}
         spikes_of.update((id(n), hostcounts.integer_total(n.spike_map)) for n in neuron_slots if id(n) in on_host)
-        out: list[Counts] = []
-        for row in rows:
-            c = Counts(calls=row.calls)
-            if row.fixed is not None:
-                c.dense_macs, c.acs, c.macs = row.fixed
-            if row.fixed is not None and any(row.fixed):
-                c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
-            for slot in row.slots.values():
-                values = slot_values[slot.index]
-                if slot.host is not None:
-                    values = [a + b for a, b in zip(values, slot.host, strict=True)]
-                ev_calls, synops, events, event_reads, dense_reads = values
-                dense_reads += slot.dense_reads
-                event_elems = ev_calls * slot.event_elems
-                if slot.scale is not None:
-                    synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses
-                other_reads = 0.0
-                if slot.product is not None:
-                    ev_calls, synops, events, event_elems, other_reads = product_values[id(slot)]
-                if memory is not None:
-                    g = slot.geometry
-                    if isinstance(g, SynapticGeometry):
-                        c.add_traffic(*synaptic_traffic(g, slot.calls, ev_calls, synops, events, memory))
-                    elif isinstance(g, ElementwiseGeometry):
-                        c.add_traffic(*elementwise_traffic(g, slot.calls, event_reads, dense_reads, memory))
-                    elif isinstance(g, ProductGeometry):
-                        c.add_traffic(*product_traffic(g, slot.calls, ev_calls, synops, events, other_reads, memory))
-                    else:
-                        c.untracked_calls += slot.calls
-                c.dense_macs += slot.calls * slot.dense_macs
-                c.macs += (slot.calls - ev_calls) * slot.dense_macs
-                c.acs += synops + ev_calls * slot.event_acs
-                c.synops += synops
-                c.in_events += events
-                c.in_event_elems += event_elems
-            for nslot in row.neuron_slots.values():
-                updates = nslot.calls * nslot.updates
-                c.neuron_updates += updates
-                c.neuron_update_macs += updates if nslot.leaky else 0
-                spikes = spikes_of.get(id(nslot), 0.0)
-                c.spikes += spikes
-                c.neurons = max(c.neurons or 0, nslot.neurons)
-                if memory is not None:
-                    c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes, memory))
-                if nslot.spike_map is not None and (
-                    c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()
-                ):
-                    c.spike_map = nslot.spike_map.view(nslot.shape)
-            out.append(c)
+        out = [row_counts(row, slot_values, product_values, spikes_of, memory) for row in rows]
         extras = [next(it) for _ in extra or []]
         return out, extras, next(it) > 0 or self._inexact_host

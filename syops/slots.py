@@ -1,0 +1,181 @@
+"""What the evaluator accumulates into, and the host counts a row's accumulators come to.
+
+A row of the report owns slots (``Slot``: one per distinct set of shape-derived constants) and neuron slots;
+``row_counts`` turns their accumulated columns into a row's ``Counts`` at the end of a profile, with the
+memory traffic of ``syops.traffic``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from .memory import MemoryModel
+from .traffic import (
+    ACCESS_KINDS,
+    ElementwiseGeometry,
+    NeuronGeometry,
+    ProductGeometry,
+    SynapticGeometry,
+    Traffic,
+    elementwise_traffic,
+    neuron_traffic,
+    product_traffic,
+    synaptic_traffic,
+)
+
+
+@dataclass
+class Counts:
+    """Host-side counts of one row, summed over every call of the profile (not yet per sample)."""
+
+    calls: int = 0
+    dense_macs: float = 0.0
+    acs: float = 0.0  # without neuron updates
+    macs: float = 0.0  # without neuron updates
+    synops: float = 0.0
+    in_events: float = 0.0
+    in_event_elems: float = 0.0
+    neuron_updates: float = 0.0
+    neuron_update_macs: float = 0.0
+    spikes: float = 0.0
+    neurons: int | None = None
+    # Memory traffic (see syops.traffic), summed over calls: accesses by kind, their energy in pJ, the
+    # energy of the same calls run densely (the ANN baseline's dataflow, before it is divided by T), and
+    # the calls whose rule gave no memory geometry (their traffic is not counted).
+    weight_reads: float = 0.0
+    bias_reads: float = 0.0
+    input_reads: float = 0.0
+    state_reads: float = 0.0
+    state_writes: float = 0.0
+    output_writes: float = 0.0
+    memory_pj: float = 0.0
+    ann_memory_pj: float = 0.0
+    untracked_calls: float = 0.0
+    spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
+
+    def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
+        for kind in ACCESS_KINDS:
+            setattr(self, kind, getattr(self, kind) + actual.accesses[kind])
+        self.memory_pj += actual.pj
+        self.ann_memory_pj += ann.pj
+
+
+@dataclass
+class Slot:
+    dense_macs: float
+    event_acs: float  # ACs per event call on top of synops (bias adds, elementwise ops)
+    event_elems: int  # operand elements of one call
+    scale: float | None  # uniform fan-out: synops = events × scale (added on the host)
+    index: int  # row of the evaluator's accumulator
+    geometry: SynapticGeometry | ElementwiseGeometry | ProductGeometry | None = None  # for memory traffic
+    calls: int = 0
+    dense_reads: float = 0.0  # elements of dense operands of calls decided on the host (a CPU's early exit)
+    events_seen: tuple[bool, ...] = ()  # was each operand of the last call events (the next read's order)
+    # A product of two activations classifies each operand on its own: [event calls, synops, events,
+    # event elements, reads of the dense operand by events], accumulated at once (products are few).
+    product: Tensor | None = None
+    # On a CPU each call's flag and sums are read at once (free there) and added here, not queued: the same
+    # five columns as the device accumulator's row, exact integers in float64 (see Evaluator._host_parts).
+    host: list[float] | None = None
+
+
+@dataclass
+class Pending:
+    """Calls not yet folded into the accumulator. A call has parts (its operands); a part is its event
+    check (a 0-d device tensor, zero iff the operand is an event tensor) and its column sums of |x|,
+    with the fan-out map that weights them for a synaptic operand."""
+
+    call_slots: list[int] = field(default_factory=list)  # slot of each call
+    part_calls: list[int] = field(default_factory=list)  # call of each part
+    offs: list[Tensor] = field(default_factory=list)
+    cols: list[Tensor] = field(default_factory=list)
+    numels: list[int] = field(default_factory=list)  # operand elements of each part
+    fanout_parts: list[int] = field(default_factory=list)  # parts with a fan-out map...
+    fanouts: list[Tensor] = field(default_factory=list)  # ...and their maps (flat, accumulator dtype)
+    elements: int = 0  # numbers held in cols
+
+    def __len__(self) -> int:
+        return len(self.call_slots)
+
+
+@dataclass
+class NeuronSlot:
+    neurons: int
+    updates: int
+    leaky: bool
+    shape: tuple[int, ...]  # the neurons' shape in one sample at one step
+    geometry: NeuronGeometry
+    spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
+    calls: int = 0
+    counts: bool = True  # every call's output was event counts, read on a CPU (the map holds integers)
+
+
+class RowAccumulator:
+    """One row's calls, its host-given counts (``Fixed`` terms: dense MACs, ACs, MACs) and its slots."""
+
+    __slots__ = ("calls", "fixed", "neuron_slots", "slots")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fixed: list[float] | None = None  # [dense MACs, ACs, MACs], once a Fixed term came
+        self.slots: dict[tuple, Slot] = {}
+        self.neuron_slots: dict[tuple, NeuronSlot] = {}
+
+
+def row_counts(
+    row: RowAccumulator,
+    slot_values: list[list[float]],
+    product_values: dict[int, list[float]],
+    spikes_of: dict[int, float],
+    memory: MemoryModel | None,
+) -> Counts:
+    """A row's host counts from its slots' accumulated columns (``slot_values`` by slot index, a product
+    slot's five values by id, a neuron slot's spikes by id), with the memory traffic ``memory`` counts and
+    prices, when given."""
+    c = Counts(calls=row.calls)
+    if row.fixed is not None:
+        c.dense_macs, c.acs, c.macs = row.fixed
+    if row.fixed is not None and any(row.fixed):
+        c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
+    for slot in row.slots.values():
+        values = slot_values[slot.index]
+        if slot.host is not None:
+            values = [a + b for a, b in zip(values, slot.host, strict=True)]
+        ev_calls, synops, events, event_reads, dense_reads = values
+        dense_reads += slot.dense_reads
+        event_elems = ev_calls * slot.event_elems
+        if slot.scale is not None:
+            synops += events * slot.scale  # a uniform fan-out: every event meets `scale` synapses
+        other_reads = 0.0
+        if slot.product is not None:
+            ev_calls, synops, events, event_elems, other_reads = product_values[id(slot)]
+        if memory is not None:
+            g = slot.geometry
+            if isinstance(g, SynapticGeometry):
+                c.add_traffic(*synaptic_traffic(g, slot.calls, ev_calls, synops, events, memory))
+            elif isinstance(g, ElementwiseGeometry):
+                c.add_traffic(*elementwise_traffic(g, slot.calls, event_reads, dense_reads, memory))
+            elif isinstance(g, ProductGeometry):
+                c.add_traffic(*product_traffic(g, slot.calls, ev_calls, synops, events, other_reads, memory))
+            else:
+                c.untracked_calls += slot.calls
+        c.dense_macs += slot.calls * slot.dense_macs
+        c.macs += (slot.calls - ev_calls) * slot.dense_macs
+        c.acs += synops + ev_calls * slot.event_acs
+        c.synops += synops
+        c.in_events += events
+        c.in_event_elems += event_elems
+    for nslot in row.neuron_slots.values():
+        updates = nslot.calls * nslot.updates
+        c.neuron_updates += updates
+        c.neuron_update_macs += updates if nslot.leaky else 0
+        spikes = spikes_of.get(id(nslot), 0.0)
+        c.spikes += spikes
+        c.neurons = max(c.neurons or 0, nslot.neurons)
+        if memory is not None:
+            c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes, memory))
+        if nslot.spike_map is not None and (c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()):
+            c.spike_map = nslot.spike_map.view(nslot.shape)
+    return c
