@@ -8,16 +8,13 @@ context manager: whatever happens inside, the model leaves it exactly as it came
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from . import frameworks, guard
 from .accumulate import Counts, Evaluator, RowAccumulator
@@ -27,8 +24,9 @@ from .fanout import FanoutCache
 from .hookset import HookSet
 from .inputs import Batch, model_device_dtype
 from .memory import MemoryModel
-from .rules import OP_RULES, Rule, RuleContext, find_module_rule
+from .rules import Rule, RuleContext, find_module_rule
 from .rules.reshape import FREE_OP_NAMES
+from .runtime import OpCounter, eval_modules, paused_gc
 from .state import ModelSnapshot
 from .terms import Part
 from .tree import ModuleTree, named_children
@@ -76,67 +74,6 @@ def _shape_of(args: Any) -> str:
     return "(no tensor input)"
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for one step of a profile (snapshot, one batch, collect,
-    restore): the step's many short-lived objects then die by reference counting instead of being
-    promoted, and a full collection of every object the process holds (about 0.1 s with torch and the
-    SNN frameworks imported, every few profiles) is not triggered by them. Cycles made in the step are
-    collected after it, as usual."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _eval(model: nn.Module, modules: list[nn.Module]) -> None:
-    """``model.eval()`` on a model whose modules are ``modules``. When no class overrides ``eval`` or
-    ``train``, that sets the training flag of each module its recursion through ``children()`` reaches,
-    which are these: then the flag is set directly, and left alone where it is already off (and the class
-    has no ``__setattr__`` of its own)."""
-    if type(model).eval is not nn.Module.eval or any(
-        cls.train is not nn.Module.train for cls in dict.fromkeys(type(module) for module in modules)
-    ):
-        model.eval()
-        return
-    for module in modules:
-        if module.__dict__.get("training") is not False or type(module).__setattr__ is not nn.Module.__setattr__:
-            module.training = False
-
-
-class _OpCounter(TorchFunctionMode):
-    """Counts functional ops called outside any counted module."""
-
-    def __init__(self, session: CountingSession) -> None:
-        super().__init__()
-        self.session = session
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        session = self.session
-        if session.suppress or not session.running:
-            return func(*args, **kwargs)
-        try:
-            rule = OP_RULES.get(func)
-        except TypeError:  # an unhashable callable
-            rule = None
-        if rule is None:
-            if session.stack and session.stack[-1].info.kind is None:
-                session.saw_uncounted_op(session.stack[-1].info, func)
-            return func(*args, **kwargs)
-        owner = session.stack[-1].info if session.stack else session.root
-        if rule.phase == "pre":
-            session.count_op(owner, rule, func, args, kwargs, None)
-            return func(*args, **kwargs)
-        out = func(*args, **kwargs)
-        session.count_op(owner, rule, func, args, kwargs, out)
-        return out
-
-
 class CountingSession:
     """Attach → run → collect → detach, as a context manager."""
 
@@ -169,7 +106,7 @@ class CountingSession:
         self.adapters: list[ModuleType] = []
         self._hooks = HookSet()
         self._snapshot: ModelSnapshot | None = None
-        self._mode: _OpCounter | None = None
+        self._mode: OpCounter | None = None
         self._mode_pushed = False
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
@@ -187,14 +124,14 @@ class CountingSession:
         self._snapshot = ModelSnapshot(self.model, tree.modules)
         try:
             self.adapters = frameworks.adapters_for(self.model, tree.modules)
-            _eval(self.model, tree.modules)
+            eval_modules(self.model, tree.modules)
             self._classify_modules(tree.named)
             self._attach()
             if hasattr(torch.backends, "mha"):
                 # The fused MultiheadAttention fast path runs as one op and hides the projections.
                 self._fastpath = torch.backends.mha.get_fastpath_enabled()
                 torch.backends.mha.set_fastpath_enabled(False)
-            self._mode = _OpCounter(self)
+            self._mode = OpCounter(self)
             self._resume_ops()
         except BaseException:
             self._detach()
