@@ -51,6 +51,23 @@ def test_early_exit_decides_like_a_full_read(width, where, mode, expect_events):
         assert col is None
 
 
+def _reads_of(x: torch.Tensor, width: int) -> tuple[torch.Tensor | None, torch.Tensor | None, list[int]]:
+    """``column_events`` on the early path, and the elements each event check (``frac_``) read."""
+    reads: list[int] = []
+    original = torch.Tensor.frac_
+
+    def counting_frac(self):
+        reads.append(self.numel())
+        return original(self)
+
+    torch.Tensor.frac_ = counting_frac
+    try:
+        off, col = column_events(x, "integer", width, Scratch(), early=True)
+    finally:
+        torch.Tensor.frac_ = original
+    return off, col, reads
+
+
 @pytest.mark.parametrize("integer_where_looked", [False, True])
 def test_a_dense_operand_decided_early_reads_no_further(integer_where_looked):
     """Decided by the host's look at the first elements and a few spread over the rest (no kernel at
@@ -60,18 +77,7 @@ def test_a_dense_operand_decided_early_reads_no_further(integer_where_looked):
         n = x.numel()
         x.view(-1)[:_PEEK] = 1.0
         x.view(-1)[_PEEK :: (n - _PEEK) // _PEEK] = 2.0
-    reads = []
-    original = torch.Tensor.frac_
-
-    def counting_frac(self):
-        reads.append(self.numel())
-        return original(self)
-
-    torch.Tensor.frac_ = counting_frac
-    try:
-        off, col = column_events(x, "integer", 1024, Scratch(), early=True)
-    finally:
-        torch.Tensor.frac_ = original
+    off, col, reads = _reads_of(x, 1024)
     assert col is None and bool(off != 0) and reads == ([min(x.numel(), _CHUNK)] if integer_where_looked else [])
 
 
@@ -79,18 +85,7 @@ def test_a_dense_operand_with_a_head_of_zeros_is_decided_without_a_kernel():
     """A convolution's output of sparse spikes: zeros for a while, dense values further on."""
     x = torch.zeros(1, 64, 32, 32)
     x[:, 40:] = torch.randn(1, 24, 32, 32)
-    reads = []
-    original = torch.Tensor.frac_
-
-    def counting_frac(self):
-        reads.append(self.numel())
-        return original(self)
-
-    torch.Tensor.frac_ = counting_frac
-    try:
-        off, col = column_events(x, "integer", 1, Scratch(), early=True)
-    finally:
-        torch.Tensor.frac_ = original
+    off, col, reads = _reads_of(x, 1)
     assert col is None and bool(off != 0) and reads == []
 
 
@@ -179,10 +174,9 @@ def test_another_device_takes_the_device_path_and_reads_nothing_back():
     assert len(evaluator._pending) == 2 and len(evaluator._pending.part_calls) == 3
 
 
-def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
-    """The layer after a neuron reads the spikes through the neuron's remembered column sums (the
-    rules' operands are detached copies, new objects each call: the memory is of the model's own)."""
-    reads = []
+def _count_reads(monkeypatch) -> list[tuple[int, ...]]:
+    """The shapes of the tensors the evaluator reads (each ``column_events`` call), as a profile runs."""
+    reads: list[tuple[int, ...]] = []
     original = accumulate.column_events
 
     def counted(x, *args):
@@ -190,6 +184,13 @@ def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
         return original(x, *args)
 
     monkeypatch.setattr(accumulate, "column_events", counted)
+    return reads
+
+
+def test_a_neuron_output_is_read_once_and_its_sums_reused(monkeypatch):
+    """The layer after a neuron reads the spikes through the neuron's remembered column sums (the
+    rules' operands are detached copies, new objects each call: the memory is of the model's own)."""
+    reads = _count_reads(monkeypatch)
 
     class NeuronThenConv(nn.Module):
         def __init__(self) -> None:
@@ -266,14 +267,7 @@ class _TwoReaders(nn.Module):
 
 @pytest.mark.parametrize("write_between", [False, True])
 def test_a_tensor_read_by_several_layers_is_read_once_unless_it_changed(monkeypatch, write_between):
-    reads = []
-    original = accumulate.column_events
-
-    def counted(x, *args):
-        reads.append(tuple(x.shape))
-        return original(x, *args)
-
-    monkeypatch.setattr(accumulate, "column_events", counted)
+    reads = _count_reads(monkeypatch)
     torch.manual_seed(0)
     net = _TwoReaders(write_between)
     x = make_input("integer", (2, 3, 9, 9), torch.Generator().manual_seed(6))
