@@ -29,7 +29,7 @@ SPIKE_MODES: tuple[str, ...] = ("integer", "binary")
 _CHUNK = 1 << 18
 _MAX_BLOCKS = 64  # column blocks of a row longer than a chunk (the scratch grows past a chunk beyond it)
 _VIEWS = 64  # chunk shapes whose scratch views are kept
-_PEEK = 32  # elements looked at on the host before any kernel, on the early path
+_PEEK = 32  # elements looked at on the host before any kernel (the first, and as many spread), early path
 _DENSE = torch.ones(())  # the check of an operand a peek decided dense (non-zero: not events)
 _CTYPES = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
 EXACT_FLOAT32 = float(1 << 24)  # integers above it are not all representable in float32
@@ -86,11 +86,11 @@ def column_events(
     column sums, its fractional part in place, the sum of that: four kernels, three of them on data still
     in cache.
 
-    ``early`` (a CPU, where reading a flag back costs nothing): before any kernel the first 32 elements are
-    looked at on the host (read straight from CPU memory): one that is no event count decides a dense
-    operand at once, ``(a non-zero check, None)``. Otherwise (or with ``expect_events``, the caller's last
-    operand at this place was events) each chunk's flag is read after its column sums, and the first chunk
-    that is not all event counts ends the read: ``(off, None)`` with ``off`` non-zero (or NaN). A sum of
+    ``early`` (a CPU, where reading a flag back costs nothing): before any kernel up to 64 elements are
+    looked at on the host (read straight from CPU memory; see ``_looks_dense``): one that is no event count
+    decides a dense operand at once, ``(a non-zero check, None)``. Otherwise (or with ``expect_events``, the
+    caller's last operand at this place was events) each chunk's flag is read after its column sums, and
+    the first chunk that is not all event counts ends the read: ``(off, None)`` with ``off`` non-zero (or NaN). A sum of
     non-negative terms is non-zero as soon as one chunk's is, so ``off == 0`` decides the same; a dense
     operand's column sums are never needed.
     """
