@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.module import _global_forward_hooks
 
 # Parameters not yet copied, by id: (parameter, record). A call that meets none of them costs one lookup.
 _PENDING: dict[int, _Guarded] = {}
@@ -225,8 +226,8 @@ def pause_for(module: nn.Module, args: tuple, kwargs: dict) -> Any:
     class: a parametrized or subclassed layer keeps the guard) whose tensors are all plain (torch's subclass
     handlers are off while it runs, so another subclass keeps the guard on): one context instead of a
     Python handler per call on its parameters. Returns what ``resume`` takes, None when not paused."""
-    if type(module) not in _PURE_LAYERS or not _PENDING:
-        return None
+    if type(module) not in _PURE_LAYERS or not _PENDING or _global_forward_hooks:
+        return None  # (a global forward hook runs before the module's own, inside the pause: no pause)
     for value in (*args, *kwargs.values(), *module._buffers.values()):
         if isinstance(value, Tensor) and type(value) is not Tensor:
             return None

@@ -228,3 +228,21 @@ def test_a_stock_layer_that_raises_leaves_no_pause_behind():
     torch.ones(2).as_subclass(_Logged) + 1  # subclass handlers are on again
     assert _Logged.calls
     assert all(type(p) is nn.Parameter for p in net.parameters())
+
+
+def test_a_global_forward_hook_that_writes_a_weight_keeps_the_guard_on():
+    """A process-wide forward hook runs before a module's own hooks: inside a pause it would write unseen."""
+    net = nn.Sequential(nn.Linear(3, 2))
+    before = net[0].weight.detach().clone()
+
+    def scale(module, args, output):
+        if isinstance(module, nn.Linear):
+            with torch.no_grad():
+                module.weight.mul_(2)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(scale)
+    try:
+        syops.profile(net, inputs=torch.randn(4, 3))
+    finally:
+        handle.remove()
+    assert torch.equal(net[0].weight, before)
