@@ -105,6 +105,7 @@ class CountingSession:
         self.root: ModuleInfo | None = None
         self.adapters: list[ModuleType] = []
         self._hooks = HookSet()
+        self._raised_in: _Frame | None = None
         self._snapshot: ModelSnapshot | None = None
         self._mode: OpCounter | None = None
         self._mode_pushed = False
@@ -194,9 +195,29 @@ class CountingSession:
         return list(keep.values())
 
     def _attach(self) -> None:
-        pre, post = self._pre_hook(), self._post_hook()  # one of each for every module
+        pre, post, unwind = self._pre_hook(), self._post_hook(), self._unwind_hook()  # shared by every module
         for info in self._hooked_modules():
-            self._hooks.add(info.module, pre, post)
+            self._hooks.add(info.module, pre, post, unwind)
+
+    def _unwind_hook(self):
+        """Called also when the module's forward raised (the post-hook then is not): its frame leaves the
+        stack there, with the guard's pause for it, so a parent that catches the exception and goes on
+        counts what it runs next (and runs it with every tensor subclass's handler on). After a forward that
+        returned, the post-hook has taken the frame already and this does nothing."""
+
+        def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+            stack = self.stack
+            if stack and stack[-1].info.module is module:
+                frame = stack.pop()
+                self._raised_in = self._raised_in or frame  # the innermost frame an exception left
+                guard.resume(frame.unguarded)
+                if frame.info.kind is not None:
+                    self.suppress -= 1
+                if self.suppress == 0 and self.running:
+                    self._resume_ops()
+            return None
+
+        return hook
 
     def _pre_hook(self):
         infos = self.infos
@@ -205,6 +226,7 @@ class CountingSession:
             if not self.running:
                 return None
             info = infos[id(module)]
+            self._raised_in = None  # a module runs: any exception before was caught
             active = info.kind is not None and (self.suppress == 0 or self._inside_counting_parent())
             if info.kind is not None:
                 self.suppress += 1
@@ -342,6 +364,7 @@ class CountingSession:
         self._check_model_input(batch)
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None
+        self._raised_in = None
         self.running = True
         self._resume_ops()
         try:
@@ -361,11 +384,11 @@ class CountingSession:
         return output
 
     def _forward_error(self, exc: Exception) -> ForwardError:
+        frame = self._raised_in or (self.stack[-1] if self.stack else None)  # innermost running module
         if isinstance(exc, RecursionError):
-            where = f" (last in {self.stack[-1].info.name or '(model)'})" if self.stack else ""
+            where = f" (last in {frame.info.name or '(model)'})" if frame is not None else ""
             return ForwardError(f"the model's forward pass recursed without end{where}: RecursionError: {exc}")
-        if self.stack:
-            frame = self.stack[-1]
+        if frame is not None:
             where = f"{frame.info.name or '(model)'} ({frame.info.type_name})"
             return ForwardError(
                 f"the model's forward pass failed in {where} on input shape {_shape_of(frame.args)}: "

@@ -21,14 +21,20 @@ class HookSet:
     def __init__(self) -> None:
         self._entries: list[tuple[nn.Module, int]] = []
 
-    def add(self, module: nn.Module, pre: Callable, post: Callable) -> None:
+    def add(self, module: nn.Module, pre: Callable, post: Callable, always: Callable | None = None) -> None:
+        """``always``: a third hook, last of the module's forward hooks and called also when its forward
+        raises (torch's ``always_call``)."""
         hook_id = RemovableHandle.next_id
-        RemovableHandle.next_id += 1
+        RemovableHandle.next_id += 2
         module._forward_pre_hooks[hook_id] = pre
         module._forward_pre_hooks_with_kwargs[hook_id] = True
         module._forward_hooks[hook_id] = post
         module._forward_hooks_with_kwargs[hook_id] = True
         module._forward_hooks.move_to_end(hook_id, last=False)
+        if always is not None:
+            module._forward_hooks[hook_id + 1] = always
+            module._forward_hooks_with_kwargs[hook_id + 1] = True
+            module._forward_hooks_always_called[hook_id + 1] = True
         self._entries.append((module, hook_id))
 
     def remove(self) -> None:
@@ -36,6 +42,8 @@ class HookSet:
         for module, hook_id in self._entries:
             module._forward_pre_hooks.pop(hook_id, None)
             module._forward_pre_hooks_with_kwargs.pop(hook_id, None)
-            module._forward_hooks.pop(hook_id, None)
-            module._forward_hooks_with_kwargs.pop(hook_id, None)
+            for entry in (hook_id, hook_id + 1):
+                module._forward_hooks.pop(entry, None)
+                module._forward_hooks_with_kwargs.pop(entry, None)
+                module._forward_hooks_always_called.pop(entry, None)
         self._entries.clear()

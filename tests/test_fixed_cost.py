@@ -291,3 +291,21 @@ def test_a_hook_set_behaves_as_torchs_registered_hooks():
     after = [dict(d) for d in (m._forward_pre_hooks, m._forward_pre_hooks_with_kwargs, m._forward_hooks)]
     assert after == before and not m._forward_hooks_with_kwargs
     user.remove()
+
+
+def test_a_hook_sets_always_called_hook_runs_when_the_forward_raises():
+    from syops.hookset import HookSet
+
+    class Raises(nn.Module):
+        def forward(self, x):
+            raise ValueError("no")
+
+    m = Raises()
+    seen = []
+    hooks = HookSet()
+    hooks.add(m, lambda *a: None, lambda *a: seen.append("post"), lambda mod, args, kwargs, out: seen.append("always"))
+    with pytest.raises(ValueError):
+        m(torch.ones(1))
+    assert seen == ["always"]
+    hooks.remove()
+    assert not m._forward_hooks and not m._forward_hooks_always_called and not m._forward_pre_hooks

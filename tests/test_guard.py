@@ -246,3 +246,30 @@ def test_a_global_forward_hook_that_writes_a_weight_keeps_the_guard_on():
     finally:
         handle.remove()
     assert torch.equal(net[0].weight, before)
+
+
+def test_a_stock_layer_raising_inside_a_caught_exception_ends_its_pause():
+    """A parent that catches a layer's exception and goes on: the rest of its forward runs with every
+    tensor subclass's handler on again (the guard's pause ends with the raising layer, not the parent)."""
+
+    class TriesThenFallsBack(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wide = nn.Linear(5, 2)  # the input has 4 features: raises
+            self.narrow = nn.Linear(4, 2)
+
+        def forward(self, x):
+            try:
+                return self.wide(x)
+            except RuntimeError:
+                seen = len(_Logged.calls)
+                torch.ones(1).as_subclass(_Logged) * 2
+                assert len(_Logged.calls) > seen, "a subclass handler was off after the caught exception"
+                return self.narrow(x)
+
+    _Logged.calls = []
+    net = TriesThenFallsBack()
+    before = copy.deepcopy(net.state_dict())
+    report = syops.profile(net, inputs=torch.randn(3, 4))
+    assert report.layer("narrow").macs == 4 * 2 + 2  # counted: the stale frame of `wide` is gone (bias adds too)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
