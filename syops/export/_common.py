@@ -66,15 +66,21 @@ def per_what(report: Report) -> str:
     return "per sample and time step" if report.per_timestep_view else "per sample"
 
 
+def energy_costs(report: Report, space: str = " ") -> list[str]:
+    """['AC 0.9 pJ', 'MAC 4.6 pJ'], with a device preset's synaptic-event and neuron-update costs;
+    ``space`` between a number and its unit (LaTeX: '~')."""
+    model = report.energy_model
+    parts = [f"AC {pj(model.e_ac_pj)}{space}pJ", f"MAC {pj(model.e_mac_pj)}{space}pJ"]
+    if model.e_synop_pj is not None:
+        parts.append(f"synaptic event {pj(model.e_synop_pj)}{space}pJ")
+    if model.e_neuron_update_pj is not None:
+        parts.append(f"neuron update {pj(model.e_neuron_update_pj)}{space}pJ")
+    return parts
+
+
 def energy_model_text(report: Report) -> str:
     """'45nm-fp32 (AC 0.9 pJ, MAC 4.6 pJ)', with a device preset's synaptic-event and neuron-update costs."""
-    model = report.energy_model
-    parts = [f"AC {pj(model.e_ac_pj)} pJ", f"MAC {pj(model.e_mac_pj)} pJ"]
-    if model.e_synop_pj is not None:
-        parts.append(f"synaptic event {pj(model.e_synop_pj)} pJ")
-    if model.e_neuron_update_pj is not None:
-        parts.append(f"neuron update {pj(model.e_neuron_update_pj)} pJ")
-    return f"{model.name} ({', '.join(parts)})"
+    return f"{report.energy_model.name} ({', '.join(energy_costs(report))})"
 
 
 def memory_model_text(report: Report) -> str:

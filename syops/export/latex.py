@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from ..errors import SyopsError
 from ..report import Report
-from ._common import compute_energy_mj, memory_energy_mj, memory_model, memory_model_text, pj, shape_text
+from ._common import (
+    compute_energy_mj,
+    energy_costs,
+    memory_energy_mj,
+    memory_model,
+    memory_model_text,
+    per_what,
+    shape_text,
+)
 
 GRANULARITIES = ("layer", "block")
 
@@ -189,13 +197,9 @@ def _comment(text: str) -> str:
 
 def _caption(report: Report, granularity: str, block_depth: int) -> str:
     model = report.energy_model
-    costs = [f"AC {pj(model.e_ac_pj)}~pJ", f"MAC {pj(model.e_mac_pj)}~pJ"]
-    if model.e_synop_pj is not None:
-        costs.append(f"synaptic event {pj(model.e_synop_pj)}~pJ")
-    if model.e_neuron_update_pj is not None:
-        costs.append(f"neuron update {pj(model.e_neuron_update_pj)}~pJ")
+    costs = energy_costs(report, "~")
     source = f"; {escape(model.source)}" if model.source else ""
-    view = "per sample and time step" if report.per_timestep_view else "per sample"
+    view = per_what(report)
     samples = f"{report.samples} sample{'s' if report.samples != 1 else ''}"
     blocks = f", layers grouped by the first {block_depth} part(s) of their names" if granularity == "block" else ""
     neurons = "neuron updates included" if report.count_neuron_updates else "neuron updates not counted"
