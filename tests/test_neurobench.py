@@ -262,26 +262,29 @@ def test_snntorch_model_against_neurobench(bias):
     assert footprint_bytes(net) == ours["footprint"] + 4 * B * (256 + 10)
 
 
+class _TimeFirst(nn.Module):
+    """NeuroBench's [B, T, ...] batches to spikingjelly's [T, B, ...], state reset per batch."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        from spikingjelly.activation_based import functional
+
+        functional.reset_net(self.net)
+        return self.net(x.transpose(0, 1)).transpose(0, 1)
+
+
 def test_spikingjelly_model_against_neurobench():
     pytest.importorskip("neurobench", reason="neurobench is not installed (pip install neurobench==2.3.0)")
     from neurobench.models import TorchModel
-    from spikingjelly.activation_based import functional, neuron
-
-    class TimeFirst(nn.Module):
-        """NeuroBench's [B, T, ...] batches to spikingjelly's [T, B, ...], state reset per batch."""
-
-        def __init__(self, net: nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x):
-            functional.reset_net(self.net)
-            return self.net(x.transpose(0, 1)).transpose(0, 1)
+    from spikingjelly.activation_based import neuron
 
     net = spikingjelly_net()
     x = spike_input()
     ours = syops.profile(net, dataloader=batches(x), time_layout="TB", timesteps=T).neurobench()
-    model = TorchModel(TimeFirst(net))
+    model = TorchModel(_TimeFirst(net))
     model.add_activation_module(neuron.BaseNode)  # NeuroBench hooks ReLU / Sigmoid / snnTorch only
     theirs = as_syops_names(run_neurobench(model, x))
     for key in ("footprint", "activation_sparsity", "synaptic_operations"):
@@ -296,18 +299,9 @@ def test_digits_zeros_are_macs_to_syops_and_skipped_by_neurobench():
     NeuroBench binarises them away; every other metric agrees."""
     pytest.importorskip("neurobench", reason="neurobench is not installed (pip install neurobench==2.3.0)")
     from neurobench.models import TorchModel
-    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based import neuron
 
     from syops.models import digits
-
-    class TimeFirst(nn.Module):
-        def __init__(self, net: nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x):
-            functional.reset_net(self.net)
-            return self.net(x.transpose(0, 1)).transpose(0, 1)
 
     net = digits.digits_scnn(seed=0).eval()
     with torch.no_grad():
@@ -316,7 +310,7 @@ def test_digits_zeros_are_macs_to_syops_and_skipped_by_neurobench():
     x = x[: 2 * B]
     frames = x.unsqueeze(1).expand(-1, T, -1, -1, -1).contiguous()  # [B, T, 1, 8, 8]
     ours = syops.profile(net, dataloader=batches(frames), time_layout="TB", timesteps=T).neurobench()
-    model = TorchModel(TimeFirst(net))
+    model = TorchModel(_TimeFirst(net))
     model.add_activation_module(neuron.BaseNode)
     theirs = as_syops_names(run_neurobench(model, frames))
     for key in ("footprint", "connection_sparsity", "activation_sparsity"):
