@@ -291,7 +291,7 @@ class Evaluator:
                 return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             if self.early:
-                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), off, col, x.numel(), fanout)
+                self._inexact_host |= hostcounts.add_parts(self._host(slot), [(off, col, x.numel())], fanout)
                 return
             self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()

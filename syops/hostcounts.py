@@ -30,12 +30,16 @@ def is_dense(off: Tensor | None, col: Tensor | None) -> bool:
     return col is None or (off is not None and off.item() != 0)
 
 
-def add_parts(host: list[float], parts: list[tuple[Tensor | None, Tensor | None, int]]) -> bool:
-    """One elementwise call's operands (check, column sums, elements) added to ``host``, as the device
-    fold adds them: the call is events iff every operand is; an event operand's events are read, a dense
-    one's elements. Returns whether a float32 column sum may have rounded."""
+def add_parts(
+    host: list[float], parts: list[tuple[Tensor | None, Tensor | None, int]], fanout: Tensor | None = None
+) -> bool:
+    """One call's operands (check, column sums, elements) added to ``host``, as the device fold adds them:
+    the call is events iff every operand is; an event operand's events are read, a dense one's elements.
+    ``fanout`` (a synaptic call's one operand): the fan-out map flat in float64, weighting the column sums
+    into synops (None: no synops, or a uniform fan-out applied to the events later). Returns whether a
+    float32 column sum may have rounded."""
     is_event = 1.0
-    events = dense_reads = 0.0
+    synops = events = dense_reads = 0.0
     inexact = False
     for off, col, elements in parts:
         if is_dense(off, col):
@@ -45,24 +49,11 @@ def add_parts(host: list[float], parts: list[tuple[Tensor | None, Tensor | None,
         total = integer_total(col) if col.numel() != 1 else col.item()
         inexact = inexact or (total >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32)
         events += total
+        if fanout is not None:
+            synops += torch.dot(col.to(torch.float64), fanout).item()
     host[0] += is_event
+    host[1] += synops * is_event
     host[2] += events * is_event
     host[3] += events
     host[4] += dense_reads
     return inexact
-
-
-def add_synaptic(host: list[float], off: Tensor | None, col: Tensor, elements: int, fanout: Tensor | None) -> bool:
-    """One synaptic call added to ``host``: ``col``, the operand's column sums over the fan-out map's
-    positions; ``fanout``, the map flat in float64 (None: a uniform fan-out, applied to the events later).
-    Returns whether a float32 column sum may have rounded."""
-    if off is not None and off.item() != 0:  # a remembered analog operand: dense
-        host[4] += elements
-        return False
-    events = integer_total(col) if col.numel() != 1 else col.item()
-    synops = 0.0 if fanout is None else torch.dot(col.to(torch.float64), fanout).item()
-    host[0] += 1.0
-    host[1] += synops
-    host[2] += events
-    host[3] += events
-    return events >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32

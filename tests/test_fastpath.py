@@ -318,7 +318,7 @@ def test_synops_on_the_host_are_exact(largest):
     col = torch.randint(0, largest, (25,), generator=gen).float()
     fanout = torch.randint(1, 100, (25,), generator=gen).double()
     host = [0.0] * 5
-    hostcounts.add_synaptic(host, None, col, col.numel(), fanout)
+    hostcounts.add_parts(host, [(None, col, col.numel())], fanout)
     truth = sum(int(c) * int(f) for c, f in zip(col.tolist(), fanout.tolist(), strict=True))
     assert host[1] == truth and host[2] == float(col.double().sum()) and host[0] == 1.0
     if largest > 4:  # float32 alone would have rounded
