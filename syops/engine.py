@@ -206,13 +206,9 @@ class CountingSession:
         returned, the post-hook has taken the frame already and this does nothing."""
 
         def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-            stack = self.stack
-            if stack and stack[-1].info.module is module:
-                frame = stack.pop()
+            if self.stack and self.stack[-1].info.module is module:
+                frame = self._leave()
                 self._raised_in = self._raised_in or frame  # the innermost frame an exception left
-                guard.resume(frame.unguarded)
-                if frame.info.kind is not None:
-                    self.suppress -= 1
                 if self.suppress == 0 and self.running:
                     self._resume_ops()
             return None
@@ -249,18 +245,13 @@ class CountingSession:
                 return None
             info = infos[id(module)]
             frame = None
-            while self.stack:
-                top = self.stack.pop()
-                guard.resume(top.unguarded)
+            while self.stack:  # above this module's frame: any left behind by an exception caught upstream
+                top = self._leave()
                 if top.info is info:
                     frame = top
                     break
-                if top.info.kind is not None:  # a frame left behind by an exception caught upstream
-                    self.suppress -= 1
             if frame is None:
                 return None
-            if info.kind is not None:
-                self.suppress -= 1
             if frame.active and info.kind == "counted" and info.rule.phase == "post":
                 self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
             if self.suppress == 0:
@@ -268,6 +259,14 @@ class CountingSession:
             return None
 
         return hook
+
+    def _leave(self) -> _Frame:
+        """Take the innermost frame off the stack: its guard's pause ends, its count suppression too."""
+        frame = self.stack.pop()
+        guard.resume(frame.unguarded)
+        if frame.info.kind is not None:
+            self.suppress -= 1
+        return frame
 
     def _inside_counting_parent(self) -> bool:
         """Is the only counted module running one whose rule lets its child modules count themselves?"""
@@ -378,7 +377,7 @@ class CountingSession:
         finally:
             self.running = False
             while self.stack:  # frames a raising forward left (innermost first, as they were entered)
-                guard.resume(self.stack.pop().unguarded)
+                self._leave()
             self.suppress = 0
             self._resume_ops()
         return output
