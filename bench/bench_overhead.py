@@ -174,6 +174,7 @@ PARTS = (
     ("snapshot", "syops.state:ModelSnapshot", "__init__", "call"),
     ("hooks", "syops.engine:CountingSession", "_pre_hook", "hook"),
     ("hooks", "syops.engine:CountingSession", "_post_hook", "hook"),
+    ("hooks", "syops.engine:CountingSession", "_unwind_hook", "hook"),
     ("counting", "syops.engine:CountingSession", "_evaluate", "call"),
     ("collect", "syops.engine:CountingSession", "collect", "call"),
     ("restore", "syops.state:ModelSnapshot", "restore", "call"),
@@ -383,8 +384,8 @@ def run(device: torch.device, rounds: int, threads: list[int], before: dict | No
         "",
         "Each part of one `syops.profile` call timed in place (medians), as a ratio to the plain forward, "
         "each without the parts inside it: `snapshot` and `restore` keep the model as it came; `hooks` are "
-        "syops' forward pre- and post-hooks (the stack of running modules, the rows, leaving and re-entering "
-        "the op-counting mode); `counting` is every rule and the evaluation of its terms (reading the "
+        "syops' forward pre-, post- and unwind hooks (the stack of running modules, the rows, leaving and "
+        "re-entering the op-counting mode); `counting` is every rule and the evaluation of its terms (reading the "
         "operands; on a CPU each call's counts are added on the host at once); `collect` reads the counts "
         "(on a GPU: folds the queued calls and copies them to the host once) and prices the memory "
         "traffic; `report` builds the per-sample report; the rest is the forward pass itself under "
