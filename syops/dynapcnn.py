@@ -438,6 +438,18 @@ class DynapcnnReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per layer (the JSON's layer fields); needs pandas."""
+        from .notebook import dynapcnn_dataframe
+
+        return dynapcnn_dataframe(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the layer table with totals and whether the model fits."""
+        from .notebook import dynapcnn_html
+
+        return dynapcnn_html(self)
+
     def table(self):
         from rich.table import Table
 

@@ -368,7 +368,9 @@ class CountingSession:
         self._resume_ops()
         try:
             with torch.no_grad(), paused_gc():
-                for args, kwargs in calls:
+                for step, (args, kwargs) in enumerate(calls):
+                    if batch.steps is not None:  # one call per time step: a single-step neuron's step
+                        self.evaluator.step = step
                     output = self.model(*args, **kwargs)
         except SyopsError:
             raise

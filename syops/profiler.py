@@ -463,6 +463,7 @@ def _layer_stats(
         input_event_rate=(c.in_events / c.in_event_elems) if c.in_event_elems > 0 else None,
         neurons=c.neurons,
         output_spike_rate=(c.spikes / c.neuron_updates) if c.neuron_updates > 0 else None,
+        spike_rate_per_step=_per_step_rates(c),
         energy_mj=compute_mj + memory_mj,
         compute_energy_mj=compute_mj,
         memory_energy_mj=memory_mj,
@@ -475,3 +476,12 @@ def _layer_stats(
         spike_map=c.spike_map,
         updates_per_neuron=(c.neuron_updates / c.neurons) if c.neurons else 0.0,
     )
+
+
+def _per_step_rates(c: Counts) -> list[float] | None:
+    """Spikes per neuron at each step, averaged over samples: the step's spikes over its updates (an
+    equal share of the layer's), so that their mean is the output spike rate."""
+    if c.step_spikes is None or c.neuron_updates <= 0 or not c.step_spikes:
+        return None
+    per_step_updates = c.neuron_updates / len(c.step_spikes)
+    return [spikes / per_step_updates for spikes in c.step_spikes]

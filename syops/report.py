@@ -36,6 +36,7 @@ LAYER_FIELDS: tuple[str, ...] = (
     "input_event_rate",
     "neurons",
     "output_spike_rate",
+    "spike_rate_per_step",
     "energy_mj",
     "compute_energy_mj",
     "memory_energy_mj",
@@ -68,11 +69,15 @@ def flat_fields(fields: tuple[str, ...]) -> list[str]:
 
 
 def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """A row for CSV / Markdown: ``memory`` as ``memory.*`` columns, ``spike_rate_per_step`` as one cell of
+    the T rates joined by ``;`` (each written as Python's ``repr`` of the float, so it reads back exactly)."""
     flat: dict[str, Any] = {}
     for name, value in values.items():
         if name == "memory":
             for kind in ACCESS_KINDS:
                 flat[f"memory.{kind}"] = None if value is None else value[kind]
+        elif name == "spike_rate_per_step":
+            flat[name] = None if value is None else ";".join(repr(float(rate)) for rate in value)
         else:
             flat[name] = value
     return flat
@@ -100,6 +105,9 @@ class LayerStats:
     compute_energy_mj: float = 0.0
     memory_energy_mj: float = 0.0
     memory: dict[str, float] | None = None
+    # A neuron layer's spikes per neuron at each time step, averaged over the samples (their mean is
+    # output_spike_rate); None for other layers and where the calls did not tell the steps apart.
+    spike_rate_per_step: list[float] | None = None
     # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
     # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
     ann_compute_energy_mj: float = 0.0
@@ -287,6 +295,19 @@ class Report:
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
         return "\n".join(lines) + "\n"
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per layer with every field of ``to_dict()``'s layers (``memory.*``
+        flattened); needs pandas (``pip install 'syops[pandas]'``)."""
+        from .notebook import report_dataframe
+
+        return report_dataframe(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows for a bare ``report``: the layer table with totals and the summary line."""
+        from .notebook import report_html
+
+        return report_html(self)
 
     def to_html(self, title: str | None = None) -> str:
         """One self-contained HTML page (inline SVG charts, a sortable table, the methods paragraph)."""

@@ -111,6 +111,7 @@ LAYER = {
     "input_event_rate": (float, type(None)),
     "neurons": (int, type(None)),
     "output_spike_rate": (float, type(None)),
+    "spike_rate_per_step": (list, type(None)),
     "energy_mj": float,
     "compute_energy_mj": float,
     "memory_energy_mj": float,
