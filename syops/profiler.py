@@ -445,10 +445,11 @@ def _layer_stats(
     counted_nu_acs = nu_acs if count_neuron_updates else 0.0
     counted_nu_macs = nu_macs if count_neuron_updates else 0.0
     compute_mj = energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs)
-    memory = None
+    memory = memory_by_kind = None
     memory_mj = ann_memory_mj = 0.0
     if memory_model is not None:
         memory = {kind: getattr(c, kind) * per for kind in ACCESS_KINDS}
+        memory_by_kind = {kind: getattr(c, f"{kind}_pj") * per * 1e-9 for kind in ACCESS_KINDS}
         memory_mj = c.memory_pj * per * 1e-9
         ann_memory_mj = c.ann_memory_pj * per / timesteps * 1e-9  # the ANN runs once, not T times
     return LayerStats(
@@ -468,6 +469,7 @@ def _layer_stats(
         compute_energy_mj=compute_mj,
         memory_energy_mj=memory_mj,
         memory=memory,
+        memory_energy_by_kind_mj=memory_by_kind,
         ann_compute_energy_mj=c.dense_macs * per / timesteps * energy_model.e_mac_pj * 1e-9,
         ann_memory_energy_mj=ann_memory_mj,
         neuron_updates=nu,

@@ -108,6 +108,9 @@ class LayerStats:
     # A neuron layer's spikes per neuron at each time step, averaged over the samples (their mean is
     # output_spike_rate); None for other layers and where the calls did not tell the steps apart.
     spike_rate_per_step: list[float] | None = None
+    # Not in the JSON schema: memory_energy_mj by access kind (the keys of ``memory``), None without a
+    # memory model or for a report that does not carry it (one read back from JSON).
+    memory_energy_by_kind_mj: dict[str, float] | None = None
     # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
     # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
     ann_compute_energy_mj: float = 0.0
@@ -232,6 +235,8 @@ class Report:
             values: dict[str, Any] = {k: getattr(layer, k) / t for k in _COUNT_FIELDS}
             if layer.memory is not None:
                 values["memory"] = {kind: count / t for kind, count in layer.memory.items()}
+            if layer.memory_energy_by_kind_mj is not None:
+                values["memory_energy_by_kind_mj"] = {k: mj / t for k, mj in layer.memory_energy_by_kind_mj.items()}
             return replace(layer, **values)
 
         return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True)

@@ -52,6 +52,13 @@ class Counts:
     output_writes: float = 0.0
     memory_pj: float = 0.0
     ann_memory_pj: float = 0.0
+    # memory_pj by access kind (where the memory energy goes)
+    weight_reads_pj: float = 0.0
+    bias_reads_pj: float = 0.0
+    input_reads_pj: float = 0.0
+    state_reads_pj: float = 0.0
+    state_writes_pj: float = 0.0
+    output_writes_pj: float = 0.0
     untracked_calls: float = 0.0
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
     # spikes of all neurons at each time step t, summed over samples and calls; None when the calls did
@@ -61,6 +68,7 @@ class Counts:
     def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
         for kind in ACCESS_KINDS:
             setattr(self, kind, getattr(self, kind) + actual.accesses[kind])
+            setattr(self, f"{kind}_pj", getattr(self, f"{kind}_pj") + actual.kind_pj[kind])
         self.memory_pj += actual.pj
         self.ann_memory_pj += ann.pj
 

@@ -34,16 +34,20 @@ class Traffic:
 
     accesses: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACCESS_KINDS, 0.0))
     pj: float = 0.0
+    kind_pj: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACCESS_KINDS, 0.0))  # pj by kind
 
     def add(self, kind: str, count: float, words: float, model: MemoryModel) -> None:
         """``count`` accesses of ``kind`` to a memory of ``words`` words."""
         if count:
             self.accesses[kind] += count
-            self.pj += count * model.access_pj(words)
+            energy = count * model.access_pj(words)
+            self.pj += energy
+            self.kind_pj[kind] += energy
 
     def merge(self, other: Traffic) -> None:
         for kind, count in other.accesses.items():
             self.accesses[kind] += count
+            self.kind_pj[kind] += other.kind_pj[kind]
         self.pj += other.pj
 
 
