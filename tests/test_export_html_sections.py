@@ -211,8 +211,8 @@ def _issue_net() -> nn.Module:
     torch.manual_seed(0)
     net = nn.Sequential(
         layer.Conv2d(2, 8, 3, padding=1), neuron.IFNode(), layer.MaxPool2d(2),
-        layer.Conv2d(8, 8, 3, padding=1), neuron.LIFNode(), layer.Flatten(), layer.Linear(8 * 4 * 4, 10),
-        neuron.LIFNode(v_threshold=4.0),
+        layer.Conv2d(8, 8, 3, padding=1), neuron.LIFNode(v_threshold=0.25), layer.Flatten(),
+        layer.Linear(8 * 4 * 4, 10), neuron.LIFNode(v_threshold=4.0),
     )  # fmt: skip
     functional.set_step_mode(net, "m")
     return net

@@ -217,3 +217,49 @@ def test_a_real_notebook_shows_the_table(tmp_path):
     cells = _parse(html)
     assert [row[0] for row in cells.sections["tbody"]] == ["0", "1", "3"]
     assert cells.sections["tfoot"][0][0] == "Total" and "as an ANN, once per sample" in html
+
+
+SCREENSHOT_CODE = [
+    """import torch, syops
+from torch import nn
+from spikingjelly.activation_based import functional, layer, neuron
+
+torch.manual_seed(0)
+net = nn.Sequential(
+    layer.Conv2d(2, 8, 3, padding=1), neuron.IFNode(), layer.MaxPool2d(2),
+    layer.Flatten(), layer.Linear(8 * 4 * 4, 10), neuron.LIFNode(),
+)
+functional.set_step_mode(net, "m")
+report = syops.profile(net, (2, 8, 8), timesteps=4, time_layout="TB", input_encoding="poisson")
+report""",
+    """report.to_pandas()[["name", "type", "synops", "output_spike_rate", "spike_rate_per_step", "energy_mj"]]""",
+]
+
+
+@pytest.mark.skipif(not os.environ.get("SYOPS_SCREENSHOTS"), reason="writes docs/img (SYOPS_SCREENSHOTS=1)")
+def test_write_docs_screenshot(tmp_path):
+    """SYOPS_SCREENSHOTS=1: a real notebook run (nbconvert), rendered to HTML and photographed by headless
+    Chromium, as docs/reports.md shows it (docs/img/notebook-report.png)."""
+    import shutil
+
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(code) for code in SCREENSHOT_CODE]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "report.ipynb")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "nbconvert", "--to", "html", "--execute", "--output", "run.html", "report.ipynb"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    shot = ROOT / "docs" / "img" / "notebook-report.png"
+    shot.parent.mkdir(exist_ok=True)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    profile = tmp_path / "chromium-profile"
+    run = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+         "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", f"--screenshot={shot}",
+         "--window-size=1100,900", (tmp_path / "run.html").as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
