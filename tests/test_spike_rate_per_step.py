@@ -11,10 +11,15 @@ import json
 import nir_graphs
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nir_graphs import DT
 from torch import nn
 
 import syops
+from syops import steps as step_counts
+from syops.slots import NeuronSlot
+from syops.traffic import NeuronGeometry
 
 T, B = 4, 3
 
@@ -231,6 +236,38 @@ def test_nir_graph_against_its_simulation(monkeypatch):
     assert report.layer("li").spike_rate_per_step == [0.0] * T
 
 
+def test_a_neuron_used_twice_per_step():
+    """One snnTorch neuron module run twice in each step of a loop inside forward: 2T calls, in step order."""
+    import snntorch as snn
+
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(5)
+            self.fc, self.lif = nn.Linear(10, 12), snn.Leaky(beta=0.8, threshold=0.3)
+
+        def forward(self, x):
+            mem, out = self.lif.reset_mem(), []
+            for _ in range(T):
+                spk, mem = self.lif(self.fc(x), mem)
+                spk, mem = self.lif(self.fc(x) * 0.5, mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    net = Twice().eval()
+    x = inputs(B, 10, seed=5)
+    report = syops.profile(net, inputs=x, timesteps=T, batch_size=B)
+    rec = Recorder({"lif": net.lif})
+    with torch.no_grad():
+        net(x)
+    rec.remove()
+    calls = rec.outputs["lif"]
+    assert len(calls) == 2 * T
+    # per step: both calls' spikes over the step's updates (two per neuron)
+    expected = [float(calls[2 * t].sum() + calls[2 * t + 1].sum()) / (2 * B * 12) for t in range(T)]
+    check(report, {"lif": expected})
+
+
 def test_single_step_calls_not_a_multiple_of_the_steps_give_none():
     from spikingjelly.activation_based import neuron
 
@@ -260,3 +297,55 @@ def test_per_step_rates_in_json_and_csv():
     # CSV: the T rates in one cell joined by ';', each read back exactly
     assert [float(v) for v in rows["1"]["spike_rate_per_step"].split(";")] == report.layer("1").spike_rate_per_step
     assert rows["0"]["spike_rate_per_step"] == ""
+
+
+# -- the step arithmetic on many shapes ------------------------------------------------------------------------
+def _slot(neurons: int) -> NeuronSlot:
+    return NeuronSlot(neurons, neurons, False, (neurons,), NeuronGeometry(neurons, neurons, 1, False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["TB", "BT", "squeezed"]),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    st.integers(0, 2**31 - 1),
+)
+def test_multi_step_sums_on_many_shapes(layout, steps, samples, neuron_shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    per_sample = (steps, *neuron_shape)
+    spikes = torch.randint(0, 3, (samples, *per_sample), generator=g).float()  # [B, T, ...], counts 0..2
+    neurons = int(torch.tensor(neuron_shape).prod())
+    if layout == "TB":
+        output = spikes.transpose(0, 1).contiguous()
+    elif layout == "BT":
+        output = spikes
+    else:
+        output = spikes.reshape(samples * steps, *neuron_shape)
+    got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64)
+    expected = [float(spikes[:, t].sum()) for t in range(steps)]  # brute force: step t of every sample
+    if output.numel() <= neurons:  # one sample at one step: a single-step call
+        assert got is None and steps == samples == 1
+    else:
+        assert got.tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 3), st.integers(0, 2**31 - 1), st.booleans())
+def test_single_step_calls_fold_into_steps(steps, per_step, seed, named):
+    """K = T × m calls (m per step, in step order) fold into T sums; the engine's step names do the same."""
+    g = torch.Generator().manual_seed(seed)
+    slot = _slot(5)
+    calls = [torch.randint(0, 2, (5,), generator=g).double() for _ in range(steps * per_step)]
+    for k, col in enumerate(calls):
+        step_counts.add_call(slot, None, col, k // per_step if named else None, torch.float64)
+    step_counts.fold_batch(slot, steps)
+    expected = [sum(float(c.sum()) for c in calls[t * per_step : (t + 1) * per_step]) for t in range(steps)]
+    assert slot.step_spikes.tolist() == expected and not slot.steps_unknown
+    if steps > 1 and not named:  # one call too many: the steps cannot be told apart
+        step_counts.add_call(slot, None, calls[0], None, torch.float64)
+        for col in calls:
+            step_counts.add_call(slot, None, col, None, torch.float64)
+        step_counts.fold_batch(slot, steps)
+        assert slot.steps_unknown
