@@ -103,16 +103,39 @@ def report_html(report: Report) -> str:
         f"{report.model}: per-sample costs{view} (T={report.timesteps}, {report.samples} sample(s), "
         f"{report.energy_model.name}, memory {report.memory_model.name if priced else 'none'})"
     )
-    rate = report.mean_spike_rate
-    summary = "; ".join(
-        [
-            report.energy_line(),
-            f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
-            f"{human(totals['params'])} parameters",
-        ]
-    )
+    summary = summary_line(report)
     notes = "".join(f'<p class="note">Note: {escape(note)}</p>' for note in report.notes)
     return _fragment(_html_table(caption, head, rows, foot, 2) + f'<p class="summary">{escape(summary)}</p>{notes}')
+
+
+def summary_line(report: Report) -> str:
+    """Energy per sample (compute and memory apart), each ratio to the ANN baseline worded with its
+    direction, the mean spike rate and the parameters."""
+    from .export.html_sections import ratio_sentence, subject
+
+    totals = report.totals
+    who = subject(report)
+    energy, compute = totals["energy_mj"], totals["compute_energy_mj"]
+    ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
+    models = report.energy_model.name + (f", {report.memory_model.name}" if report.memory_model else "")
+    if report.memory_model is None:
+        parts = [f"Energy {energy_text(energy)} per sample, compute only ({models})"]
+        if ann_compute:
+            parts.append(f"{ratio_sentence(who, energy, 'the ANN run once', ann_compute)} ({energy_text(ann_compute)})")
+    else:
+        parts = [
+            f"Energy {energy_text(energy)} per sample = {energy_text(compute)} compute + "
+            f"{energy_text(totals['memory_energy_mj'])} memory ({models})"
+        ]
+        if ann:
+            parts.append(f"{ratio_sentence(who, energy, 'the ANN run once', ann)} ({energy_text(ann)} with memory)")
+        if ann_compute:
+            worded = ratio_sentence(f"{who}'s compute", compute, "the ANN's compute", ann_compute)
+            parts.append(f"{worded} ({energy_text(ann_compute)})")
+    rate = report.mean_spike_rate
+    parts.append(f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers")
+    parts.append(f"{human(totals['params'])} parameters")
+    return "; ".join(p[0].upper() + p[1:] if i == 0 else p for i, p in enumerate(parts)) + "."
 
 
 def layer_records(report: Report) -> list[dict[str, Any]]:

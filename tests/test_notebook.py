@@ -83,8 +83,13 @@ def test_repr_html_has_every_layer_and_the_totals(kind):
     head = cells.sections["thead"][0]
     assert foot[0] == "Total" and len(foot) == len(head)
     assert foot[head.index("Params")] == syops.units.human(report.totals["params"])
-    # the summary line states the energy against the ANN baseline, as the terminal does
-    assert report.energy_line() in html.replace("&#x27;", "'")
+    # the summary line: energy, and each ratio to the ANN baseline worded with its direction
+    text = html.replace("&#x27;", "'")
+    totals = report.totals
+    who = "the SNN" if kind == "spiking" else "the model"
+    assert f"{who} costs {totals['energy_mj'] / totals['ann_energy_mj']:.3g}× the ANN run once" in text
+    assert f"{who}'s compute costs {totals['compute_energy_mj'] / totals['ann_compute_energy_mj']:.3g}×" in text
+    assert f"Energy {syops.notebook.energy_text(totals['energy_mj'])} per sample" in text
     # no colour of its own: text and backgrounds inherit the notebook theme (light or dark)
     style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
     assert not re.search(r"#[0-9a-fA-F]{3,6}\b|rgba?\(|hsl|(?<![-\w])(white|black)(?![-\w])", style)
@@ -216,7 +221,7 @@ def test_a_real_notebook_shows_the_table(tmp_path):
     html = "".join("".join(part) if isinstance(part, list) else part for part in shown)  # lines, in the file
     cells = _parse(html)
     assert [row[0] for row in cells.sections["tbody"]] == ["0", "1", "3"]
-    assert cells.sections["tfoot"][0][0] == "Total" and "as an ANN, once per sample" in html
+    assert cells.sections["tfoot"][0][0] == "Total" and "× the ANN run once" in html
 
 
 SCREENSHOT_CODE = [
