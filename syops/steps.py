@@ -35,18 +35,31 @@ def call_step_sums(
     if not x.is_floating_point():
         x = x.to(torch.float32)
     if layout == "TB":
-        steps = x.reshape(x.shape[0], -1)
-        dims: tuple[int, ...] = (1,)
+        steps = x.reshape(1, x.shape[0], -1)
     elif layout == "BT":
         steps = x.reshape(x.shape[0], x.shape[1], -1)
-        dims = (0, 2)
     else:  # squeezed [B·T, ...]
         if x.shape[0] % samples:
             return None
         steps = x.reshape(samples, x.shape[0] // samples, -1)
-        dims = (0, 2)
     # a non-finite element is no spike (as in the spike map)
-    return torch.nan_to_num(steps.abs().sum(dims, dtype=dtype), 0.0, 0.0, 0.0)
+    return torch.nan_to_num(_step_sums(steps.abs(), dtype), 0.0, 0.0, 0.0)
+
+
+_BLOCK = 4096  # elements summed in float32 at once: exact for spike counts below 4096 per element
+
+
+def _step_sums(magnitude: Tensor, dtype: torch.dtype) -> Tensor:
+    """Σ over dims 0 and 2 of ``magnitude`` [A, T, n] (non-negative), exactly: blocks of ``_BLOCK``
+    elements summed in float32 (a sum of integers below 2**24, exact; a float64 pass over every element
+    costs twelve times as much), the block sums and the few elements left over in ``dtype``."""
+    n = magnitude.shape[2]
+    whole = n // _BLOCK * _BLOCK
+    out = magnitude[:, :, whole:].sum((0, 2), dtype=dtype)
+    if whole:
+        blocks = magnitude[:, :, :whole].reshape(magnitude.shape[0], magnitude.shape[1], -1, _BLOCK).sum(3)
+        out = out + blocks.to(dtype).sum((0, 2))
+    return out
 
 
 def add_call(slot: NeuronSlot, sums: Tensor | None, spikes: Tensor, step: int | None, dtype: torch.dtype) -> None:

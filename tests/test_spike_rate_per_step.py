@@ -349,3 +349,19 @@ def test_single_step_calls_fold_into_steps(steps, per_step, seed, named):
             step_counts.add_call(slot, None, col, None, torch.float64)
         step_counts.fold_batch(slot, steps)
         assert slot.steps_unknown
+
+
+@pytest.mark.parametrize("layout", ["TB", "BT", "squeezed"])
+def test_multi_step_sums_of_large_layers_are_exact(layout):
+    """Blocks of float32 sums and the leftover elements: exact integer totals past 2**24 per step."""
+    steps, samples, neurons = 3, 2, 3 * 4096 + 5
+    g = torch.Generator().manual_seed(7)
+    spikes = torch.randint(0, 4000, (samples, steps, neurons), generator=g).float()  # counts up to 3999
+    output = {
+        "TB": spikes.transpose(0, 1).contiguous(),
+        "BT": spikes,
+        "squeezed": spikes.reshape(samples * steps, neurons),
+    }[layout]
+    got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64)
+    expected = spikes.double().sum((0, 2))
+    assert float(expected.max()) > 2**24 and got.tolist() == expected.tolist()
