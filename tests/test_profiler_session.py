@@ -367,3 +367,26 @@ def test_register_neuron_refuses_bad_arguments():
         syops.register_neuron(MyLIF, leaky="yes")  # type: ignore[arg-type]
     with pytest.raises(SyopsError, match="state_words"):
         syops.register_neuron(MyLIF, leaky=True, state_words=0)
+
+
+def test_sinabs_squeezed_input_takes_t_from_the_squeeze_layers():
+    sl = pytest.importorskip("sinabs.layers")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), sl.IAFSqueeze(batch_size=2))
+    x = torch.rand(2 * 7, 6)  # [B·T, ...]
+    report = syops.profile(model, inputs=x)
+    assert report.samples == 2 and report.timesteps == 7
+    with torch.no_grad(), syops.Profiler(model) as prof:
+        model(x)
+    assert prof.report().timesteps == 7 and prof.report().samples == 2
+
+
+def test_a_net_mixing_frameworks_reads_t_from_all_its_neurons():
+    norse = pytest.importorskip("norse.torch")
+    torch.manual_seed(0)
+    model = nn.Sequential(layer.Linear(6, 5, step_mode="m"), neuron.IFNode(step_mode="m"), nn.Linear(5, 4), norse.LIF())
+    x = (torch.rand(T, B, 6) < 0.5).float()
+    report = syops.profile(model, inputs=x)
+    assert report.timesteps == T and report.samples == B
+    with pytest.raises(SyopsError, match="contradicts"):
+        syops.profile(model, inputs=x, time_layout="BT")
