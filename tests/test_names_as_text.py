@@ -205,3 +205,14 @@ def test_latex_compiles_whatever_the_names(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:]
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "Missing character" not in log
+
+
+def test_plot_labels_are_text(tmp_path):
+    pytest.importorskip("matplotlib")
+    from syops.plot import plot_energy
+
+    report = with_memory(spiking_report())
+    report.layers[0].name = r"$\notacommand{$"
+    report.model = "$x^$ \x1b[31m"
+    path = plot_energy(report, tmp_path / "e.png")  # today: mathtext fails the drawing
+    assert path.stat().st_size > 1000
