@@ -4,6 +4,7 @@ stderr as one line each."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import click
 from rich.console import Console
 
 from syops import SyopsError
+from syops.safe_text import visible
 
-TABLE_WIDTH = 160  # wide enough for a per-layer table when no terminal says otherwise
+TABLE_WIDTH = 160  # a table written to a file or a pipe is this wide, unless COLUMNS says otherwise
 
 FORMAT_BY_SUFFIX = {
     ".json": "json",
@@ -36,10 +38,16 @@ def format_for(fmt: str | None, output: Path | None, choices: tuple[str, ...]) -
     return "table"
 
 
+def text_width() -> int:
+    """The width of a table written to a file or a pipe: COLUMNS when set, else TABLE_WIDTH."""
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else TABLE_WIDTH
+
+
 def render_text(renderable: Any) -> str:
     """A rich renderable as plain text (no colour codes), for files and pipes."""
     buffer = io.StringIO()
-    Console(file=buffer, width=TABLE_WIDTH, color_system=None, force_terminal=False, soft_wrap=False).print(renderable)
+    Console(file=buffer, width=text_width(), color_system=None, force_terminal=False, soft_wrap=False).print(renderable)
     return buffer.getvalue()
 
 
@@ -66,9 +74,8 @@ def emit_rich(renderable: Any, output: Path | None, quiet: bool = False) -> None
     if not console.is_terminal:
         click.echo(render_text(renderable), nl=False)
         return
-    console.width = max(console.width, 120)
-    console.print(renderable)
+    console.print(renderable)  # as wide as the terminal (or COLUMNS): the tables fit it
 
 
 def note(message: str, kind: str = "note") -> None:
-    click.echo(f"syops: {kind}: {' '.join(message.split())}", err=True)
+    click.echo(f"syops: {kind}: {visible(' '.join(message.split()))}", err=True)

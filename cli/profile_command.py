@@ -19,11 +19,12 @@ from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
 from syops.memory import resolve_memory
 from syops.profiler import default_memory
+from syops.report_table import REPORT_COLUMNS
 from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation
 
 from . import models
 from .output import emit, emit_rich, format_for, note
-from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
+from .params import DEBUG, debug_option, parse_columns, parse_kwargs, parse_shape, quiet_option
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 COUNT = click.IntRange(min=1, max=SIZE_LIMIT - 1)  # time steps, batches: beyond it no tensor is allocatable
@@ -63,6 +64,11 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--ignore", "ignore", multiple=True, metavar="TYPE", help="A module type not to count (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option(
+    "--columns",
+    metavar="KEY,...",
+    help="Table columns, in this order: " + ",".join(key for key, _, _ in REPORT_COLUMNS) + ".",
+)
 @click.option("--latex-blocks", type=click.IntRange(min=1), metavar="DEPTH", help="LaTeX: one row per block of layers.")
 @click.option("--methods", is_flag=True, help="Print the methods paragraph (the report goes only to --output).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -99,6 +105,7 @@ def profile_command(
     ignore: tuple[str, ...],
     fmt: str | None,
     output: Path | None,
+    columns: str | None,
     latex_blocks: int | None,
     methods: bool,
     device: str,
@@ -113,6 +120,7 @@ def profile_command(
     over --timesteps steps of --dt).
     """
     debug = DEBUG.get()
+    table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     shape = parse_shape(input_shape)
@@ -187,10 +195,12 @@ def profile_command(
     if is_secondary_rank():
         return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
     fmt = format_for(fmt, output, FORMATS)
+    if table_columns is not None and fmt != "table":
+        raise SyopsError(f"--columns picks the columns of the table; --format {fmt} has every field")
     if methods:
         emit(report.methods() + "\n", None)  # with --methods the report itself goes only to --output
     if output is not None or not methods:
-        _emit_report(report, fmt, output, quiet, latex_blocks)
+        _emit_report(report, fmt, output, quiet, latex_blocks, table_columns)
     if not quiet:
         _notes(report, model, caught, fmt, debug)
     if plot is not None:
@@ -201,9 +211,13 @@ def profile_command(
             note(f"wrote {plot}")
 
 
-def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None) -> None:
+def _emit_report(
+    report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None, columns: list[str] | None
+) -> None:
     if fmt == "table":
-        emit_rich(report, output, quiet)
+        from rich.console import Group
+
+        emit_rich(Group(report.table(columns), report.summary_text()), output, quiet)
         return
     exports = {
         "json": report.to_json,

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
+from ..safe_text import visible
 from ._common import memory_model, per_what, pj, shape_text
 
 # The access prices the memory models use (syops.memory): (KiB, pJ per 64-bit access).
@@ -34,7 +35,8 @@ def methods_paragraph(report: Report) -> str:
             f"Modules without a counting rule ({', '.join(report.unsupported)}) were counted only through "
             "the torch operations they call."
         )
-    return " ".join(s for s in sentences if s)
+    # one paragraph of plain text: a newline or an escape sequence in a name is shown, not obeyed
+    return visible(" ".join(s for s in sentences if s))
 
 
 def _scope(report: Report) -> str:
