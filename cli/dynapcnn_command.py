@@ -54,7 +54,8 @@ def dynapcnn_command(
     shape = shape or loaded.input_shape or (loaded.entry.input_shape if loaded.entry else None)
     if shape is None:
         raise SyopsError("--input-shape C,H,W is required for a model outside the zoo")
-    report = dynapcnn_report(loaded.model, shape, loaded.label)
+    with models.user_code("reading the model's layers (its forward pass)"):
+        report = dynapcnn_report(loaded.model, shape, loaded.label)
     if fmt == "json":
         emit(json.dumps({"syops_version": __version__, **report.to_dict()}, indent=2) + "\n", output, quiet)
     else:

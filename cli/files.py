@@ -103,6 +103,7 @@ def check_output(
     if accepted is not None and path.suffix.lower() not in accepted:
         listed = ", ".join(s or "no suffix" for s in accepted)
         raise SyopsError(f"{what} {path}: syops writes no {path.suffix or 'file without a suffix'} here; use {listed}")
+    _check_writable(path, what)
     if os.path.isfile(path) and not overwrite and not written_by_syops(path):
         raise SyopsError(
             f"{what} {path} exists and syops did not write it; refusing to replace it "
@@ -166,6 +167,16 @@ def mark_text(text: str, fmt: str, version: str) -> str:
     if fmt == "table":
         return f"# {MARK} {version}\n{text}"
     return text
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Before the work, not after it: the directory that will hold the output (or its nearest existing
+    ancestor, where the missing directories will be made) must be writable."""
+    directory = Path(os.path.realpath(path)).parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise SyopsError(f"{what} {path}: cannot write in {directory} (not a writable directory)")
 
 
 def _is_stream(path: Path) -> bool:

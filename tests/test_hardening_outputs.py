@@ -116,6 +116,8 @@ def test_own_output_of_stdout_is_recognised(tmp_path):
 @pytest.mark.parametrize(
     "command",
     [
+        ("dynapcnn", "dynapcnn_nmnist", "-q", "-o", "{p}.json"),
+        ("dynapcnn", "dynapcnn_nmnist", "-q", "-o", "{p}.txt"),
         ("energy-models", "-o", "{p}.json"),
         ("energy-models", "-o", "{p}.txt"),
         ("zoo", "--list", "-o", "{p}.txt"),
@@ -312,3 +314,13 @@ def test_data_without_a_length_is_said_to_be_unbounded():
     assert json.loads(result.stdout)["samples"] == 3
     bounded = invoke("profile", f"{HERE}:linear", "--data", f"{HERE}:lengthless", "--max-batches", "2")
     assert bounded.exit_code == 0 and "has no length" not in bounded.stderr
+
+
+def test_an_unwritable_directory_is_refused_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a directory should be
+    one_line_error(invoke(*profile_args("-o", blocker / "sub" / "r.json")), "cannot write in")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        one_line_error(invoke(*profile_args("-o", locked / "r.json")), "cannot write in")
