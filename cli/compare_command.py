@@ -14,12 +14,13 @@ from typing import Any
 
 import click
 
-from syops import SyopsError
+from syops import SyopsError, __version__
 from syops.export._common import energy_text
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
-from .output import emit, emit_rich, note
+from .files import check_output, output_option, overwrite_option
+from .output import emit, emit_rich, format_for, note
 from .params import debug_option, parse_columns, quiet_option
 
 FORMATS = ("table", "json", "markdown")
@@ -224,8 +225,9 @@ def _only_lines(result: dict[str, Any], item) -> list[str]:
     metavar="PCT",
     help="Exit 1 when B's total energy or synops exceed A's by more than PCT percent.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
+@output_option()
+@overwrite_option
 @click.option(
     "--columns", metavar="KEY,...", help="Table columns, in this order: " + ",".join(k for k, _ in COLUMNS) + "."
 )
@@ -235,13 +237,16 @@ def compare_command(
     report_a: Path,
     report_b: Path,
     max_increase: float | None,
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
+    overwrite: bool,
     columns: str | None,
     quiet: bool,
 ) -> int:
     """Differences of two JSON reports (from `syops profile --format json`), B against A: per layer
     (matched by name and type) and in total, absolute and in %."""
+    check_output(output, inputs=(report_a, report_b), overwrite=overwrite)
+    fmt = format_for(fmt, output, FORMATS)
     table_columns = parse_columns(columns, COLUMNS)
     if table_columns is not None and fmt != "table":
         raise SyopsError(f"--columns picks the columns of the table; --format {fmt} has every field")
@@ -249,9 +254,9 @@ def compare_command(
     result = compare_reports(a, b, max_increase)
     result["a"]["file"], result["b"]["file"] = str(report_a), str(report_b)
     if fmt == "json":
-        emit(json.dumps(result, indent=2), output, quiet)
+        emit(json.dumps({"syops_version": __version__, **result}, indent=2), output, quiet)
     elif fmt == "markdown":
-        emit(_markdown(result), output, quiet)
+        emit(_markdown(result), output, quiet, fmt="markdown")
     else:
         from rich.console import Group
         from rich.text import Text

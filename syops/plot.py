@@ -6,9 +6,12 @@ plotting changes the user's pyplot backend.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._version import __version__
+from .atomic import write_atomic
 from .errors import SyopsError
 from .report import LayerStats, Report
 from .safe_text import visible
@@ -82,10 +85,15 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
     axes.set_xlabel(_plain(f"energy per sample (µJ, {report.energy_model.name}, {memory_name})"))
     axes.set_title(_plain(f"{report.model}: per-layer energy (T={report.timesteps})"))
     axes.legend(loc="lower right")
+    image = path.suffix[1:].lower() or None  # None: matplotlib's default format
+    # "Creator" marks the file as syops' (the command line replaces its own chart without --overwrite).
+    metadata = {"Creator": f"syops {__version__}"} if image in (None, "png", "svg", "pdf", "ps", "eps") else None
+    buffer = io.BytesIO()
     try:
-        figure.savefig(path)
+        figure.savefig(buffer, format=image, metadata=metadata)
     except (OSError, ValueError) as exc:
         raise SyopsError(f"cannot write the plot to {path}: {exc}") from None
+    write_atomic(path, buffer.getvalue())  # a reader never sees half a chart
     return path
 
 
