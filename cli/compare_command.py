@@ -24,6 +24,25 @@ from .output import emit, emit_rich, format_for, note
 from .params import debug_option, parse_columns, quiet_option
 
 FORMATS = ("table", "json", "markdown")
+
+
+class _FinitePercent(click.ParamType):
+    """A finite, non-negative percentage: NaN would switch the gate off (every comparison with it is
+    false), and infinity or 1e400 would never trip it."""
+
+    name = "PCT"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number < 0 or number > 1e15:
+            self.fail(f"{value!r} must be a finite, non-negative percentage (at most 1e15)", param, ctx)
+        return number
+
+
+FINITE_PERCENT = _FinitePercent()
 # Compared per layer and in total when both reports have them (memory fields only with a memory model).
 METRICS = ("params", "dense_macs", "acs", "macs", "synops", "compute_energy_mj", "memory_energy_mj", "energy_mj")
 TOTAL_ONLY = ("neuron_updates",)
@@ -33,14 +52,17 @@ CONTEXT = ("model", "input_shape", "timesteps", "samples", "energy_model")
 
 def load_report(path: Path) -> dict[str, Any]:
     """A syops JSON report from ``path``; anything else is a SyopsError naming what is wrong."""
+    from syops.safe_read import REPORT_LIMIT, read_regular
+
+    raw = read_regular(path, limit=REPORT_LIMIT, what="report")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SyopsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise SyopsError(f"{path}: cannot read it ({exc})") from None
     except json.JSONDecodeError as exc:
         raise SyopsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise SyopsError(f"{path}: not a syops JSON report ({exc})") from None
     if not isinstance(data, dict) or "syops_version" not in data:
         raise SyopsError(f"{path}: not a syops JSON report (no syops_version; write one with --format json)")
     totals, layers = data.get("totals"), data.get("layers")
@@ -48,7 +70,10 @@ def load_report(path: Path) -> dict[str, Any]:
         raise SyopsError(f"{path}: not a syops JSON report (totals or layers missing)")
     for key in GATED:
         if not _is_number(totals.get(key)):
-            raise SyopsError(f"{path}: totals.{key} is missing or not a number")
+            raise SyopsError(f"{path}: totals.{key} is missing or not a finite number")
+    for key in (*METRICS, *TOTAL_ONLY):
+        if key in totals and totals[key] is not None and not _is_number(totals[key]):
+            raise SyopsError(f"{path}: totals.{key} is not a finite number ({_shown(totals[key])})")
     for index, layer in enumerate(layers):
         if (
             not isinstance(layer, dict)
@@ -58,12 +83,25 @@ def load_report(path: Path) -> dict[str, Any]:
             raise SyopsError(f"{path}: layers[{index}] has no name and type")
         for key in METRICS:
             if key in layer and not _is_number(layer[key]):
-                raise SyopsError(f"{path}: layers[{index}].{key} is not a number")
+                raise SyopsError(f"{path}: layers[{index}].{key} is not a finite number ({_shown(layer[key])})")
     return data
 
 
+# Beyond float64's range a count is no count (a 500-digit integer would overflow every sum).
+_NUMBER_LIMIT = 1e300
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return abs(value) < _NUMBER_LIMIT
+    return math.isfinite(value) and abs(value) < _NUMBER_LIMIT
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{type(value).__name__} of {len(text)} characters"
 
 
 def difference(a: float, b: float) -> dict[str, float | None]:
@@ -108,6 +146,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | 
     return {
         "a": _context(a),
         "b": _context(b),
+        "differences": context_differences(a, b),  # said before the numbers: they may explain them
         "totals": totals,
         "layers": layers,
         "only_in_a": [{"name": k[0], "type": k[1]} for k in keyed_a if k not in keyed_b],
@@ -122,6 +161,49 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
     energy = context["energy_model"]
     context["energy_model"] = energy.get("name") if isinstance(energy, dict) else energy
     return context
+
+
+def _model_text(model: Any) -> str:
+    if model is None:
+        return "none"
+    return str(model.get("name", "unnamed")) if isinstance(model, dict) else str(model)
+
+
+def _counting(report: dict[str, Any]) -> dict[str, Any]:
+    counting = report.get("counting")
+    return counting if isinstance(counting, dict) else {}
+
+
+# What changes the meaning of a figure, in the order it is said: (label, how to read it off a report,
+# how to show it).
+_MEANING: tuple[tuple[str, Any, Any], ...] = (
+    ("energy model", lambda r: r.get("energy_model"), _model_text),
+    ("memory model", lambda r: r.get("memory_model"), _model_text),
+    ("time steps (T)", lambda r: r.get("timesteps"), str),
+    ("samples averaged over", lambda r: r.get("samples"), str),
+    ("input shape", lambda r: r.get("input_shape"), lambda v: "×".join(map(str, v)) if isinstance(v, list) else str(v)),
+    ("spike mode", lambda r: _counting(r).get("spike_mode"), str),
+    ("skip_zero_weights", lambda r: _counting(r).get("skip_zero_weights"), str),
+    ("count_neuron_updates", lambda r: _counting(r).get("count_neuron_updates"), str),
+    ("syops version", lambda r: r.get("syops_version"), str),
+    ("model", lambda r: r.get("model"), str),
+)
+
+
+def context_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Plain sentences naming every field of the reports' context that differs and changes what their
+    figures mean (a model with the same name but other values is a difference too)."""
+    out = []
+    for label, read, show in _MEANING:
+        va, vb = read(a), read(b)
+        if va == vb:
+            continue
+        ta = "not recorded" if va is None and label not in ("memory model",) else visible(show(va))
+        tb = "not recorded" if vb is None and label not in ("memory model",) else visible(show(vb))
+        if ta == tb:
+            ta, tb = f"{ta} (its values)", f"{tb} (other values)"
+        out.append(f"the reports differ in {label}: {ta} (A), {tb} (B)")
+    return out
 
 
 def _both(a: dict[str, Any], b: dict[str, Any], metric: str) -> bool:
@@ -192,7 +274,9 @@ def _rich(result: dict[str, Any], columns: list[str] | None = None) -> Any:
 
 
 def _markdown(result: dict[str, Any]) -> str:
-    lines = ["| metric | A | B | Δ | Δ% |", "|---|---:|---:|---:|---:|"]
+    lines = [f"**{markdown_text(s[0].upper() + s[1:])}.**" for s in result["differences"]]
+    lines += [""] if lines else []
+    lines += ["| metric | A | B | Δ | Δ% |", "|---|---:|---:|---:|---:|"]
     for m, change in result["totals"].items():
         cells = [m, _value(m, change["a"]), _value(m, change["b"]), _signed(m, change["diff"]), _pct(change)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -221,7 +305,7 @@ def _only_lines(result: dict[str, Any], item) -> list[str]:
 @click.argument("report_b", metavar="B.json", type=click.Path(path_type=Path))
 @click.option(
     "--max-increase",
-    type=click.FloatRange(min=0),
+    type=FINITE_PERCENT,
     metavar="PCT",
     help="Exit 1 when B's total energy or synops exceed A's by more than PCT percent.",
 )
@@ -253,6 +337,9 @@ def compare_command(
     a, b = load_report(report_a), load_report(report_b)
     result = compare_reports(a, b, max_increase)
     result["a"]["file"], result["b"]["file"] = str(report_a), str(report_b)
+    if not quiet and output is not None and str(output) != "-":
+        for sentence in result["differences"]:  # the file has them first; the terminal hears them first
+            note(sentence)
     if fmt == "json":
         emit(json.dumps({"syops_version": __version__, **result}, indent=2), output, quiet)
     elif fmt == "markdown":
@@ -262,18 +349,20 @@ def compare_command(
         from rich.text import Text
 
         extra = _only_lines(result, lambda x: f"  {visible(x['name'] or '(model)')} ({visible(x['type'])})")
-        table = _rich(result, table_columns)
-        emit_rich(Group(table, Text("\n".join(extra).lstrip("\n"))) if extra else table, output, quiet)
-    if not quiet:
-        for key in ("timesteps", "input_shape", "energy_model"):
-            if result["a"][key] != result["b"][key]:
-                note(f"the reports differ in {key}: {result['a'][key]} (A) and {result['b'][key]} (B)")
+        parts: list[Any] = [Text(s[0].upper() + s[1:] + ".", style="bold") for s in result["differences"]]
+        parts.append(_rich(result, table_columns))
+        if extra:
+            parts.append(Text("\n".join(extra).lstrip("\n")))
+        emit_rich(Group(*parts), output, quiet)
+    meaning = [s.split(":")[0].removeprefix("the reports differ in ") for s in result["differences"]]
+    meaning = [m for m in meaning if m not in ("model", "syops version")]
     for metric in result["exceeded"]:
         change = result["totals"][metric]
         grew = "from zero" if change["pct"] is None else f"by {change['pct']:.2f}%"
         note(
             f"total {metric} grew {grew} ({_value(metric, change['a'])} → {_value(metric, change['b'])}), "
-            f"more than --max-increase {max_increase:g}%",
+            f"more than --max-increase {max_increase:g}%"
+            + (f" (the reports also differ in {', '.join(meaning)}: see above)" if meaning else ""),
             kind="gate",
         )
     return 1 if result["exceeded"] else 0

@@ -102,6 +102,9 @@ def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
             cost = float(value)
         except (TypeError, ValueError):
             raise SyopsError(f"energy cost {key}={value!r} is not a number (pJ)") from None
+        except OverflowError:
+            digits = len(str(value))
+            raise SyopsError(f"energy cost {key} is too large to be a number of pJ ({digits} digits)") from None
         if not math.isfinite(cost) or cost < 0:
             raise SyopsError(f"energy cost {key}={value!r} must be a finite, non-negative number of pJ")
         fields[_KEYS[key]] = cost

@@ -18,6 +18,7 @@ The counting of accesses is in ``syops.traffic``; this module only prices them.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -91,9 +92,19 @@ DEFAULT_MEMORY = "sram-45nm"
 _MEMORY_KEYS = ("name", "bits", "dense_reuse", "dram_above", "queue_words", "source")
 
 
+# Bounds that keep every figure finite: a word of up to 4096 bits, memories of up to 2**62 words or bytes.
+_INT_LIMITS = {"bits": 4096, "queue_words": 2**62, "dram_above": 2**62}
+
+
 def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+    limit = _INT_LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SyopsError(f"memory model {key}={value!r} must be a positive integer")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SyopsError(f"memory model {key}={value!r} must be a positive integer, not {value}")
+    if value != int(value) or value <= 0 or value > limit:
+        shown = repr(value) if len(repr(value)) < 40 else f"a {len(str(int(value)))}-digit number"
+        raise SyopsError(f"memory model {key}={shown} must be a positive integer of at most {limit}")
     return int(value)
 
 
@@ -138,7 +149,10 @@ def resolve_memory(spec: str | Mapping[str, Any] | MemoryModel | Path | None) ->
         table = data.get("memory", data)
         if not isinstance(table, Mapping):
             raise SyopsError(f"memory model file {text}: [memory] must be a table of bits, dense_reuse, ...")
-        return _memory_from_mapping(table, path.stem)
+        try:
+            return _memory_from_mapping(table, path.stem)
+        except SyopsError as exc:
+            raise SyopsError(f"memory model file {text}: {exc}") from None
     raise SyopsError(
         f"unknown memory model {text!r}; presets: {', '.join(MEMORY_PRESETS)}, or a .toml file with bits, "
         "dense_reuse, dram_above, queue_words"

@@ -239,6 +239,12 @@ class Report:
             "samples": self.samples,
             "energy_model": self.energy_model.to_dict(),
             "memory_model": None if self.memory_model is None else self.memory_model.to_dict(),
+            # the counting options that change what a figure means (compared by syops compare)
+            "counting": {
+                "spike_mode": self.counting.get("spike_mode"),
+                "skip_zero_weights": self.counting.get("skip_zero_weights"),
+                "count_neuron_updates": self.count_neuron_updates,
+            },
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
         }
