@@ -16,7 +16,6 @@ import click
 from rich.table import Table
 
 from syops import SyopsError
-from syops.export._common import energy_text
 from syops.units import human
 
 from .output import emit, emit_rich, note
@@ -136,6 +135,8 @@ def _pct(change: dict[str, Any]) -> str:
 
 
 def _value(metric: str, value: float) -> str:
+    from syops.export._common import energy_text  # with torch: at work, not for --help
+
     if metric.endswith("energy_mj"):
         return energy_text(value)
     return human(value)

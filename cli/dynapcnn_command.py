@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from syops import SyopsError
-from syops.dynapcnn import dynapcnn_report
 
-from . import models
 from .output import emit, emit_rich, format_for
 from .params import debug_option, parse_kwargs, parse_shape, quiet_option
 
@@ -40,6 +38,10 @@ def dynapcnn_command(
 
     Exit status 0 when the model fits, 1 when it does not, 2 for a usage error.
     """
+    from syops.dynapcnn import dynapcnn_report  # with torch: at work, not for --help
+
+    from . import models
+
     shape = parse_shape(input_shape)
     loaded = models.load(
         model_spec, arch=arch, kwargs=parse_kwargs(kwargs), trust_checkpoint=trust_checkpoint, seed=seed

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from syops import SyopsError, zoo
-from syops.memory import resolve_memory
+from syops import SyopsError
 
+from .choices import TABLE_MEMORY
 from .output import emit, emit_rich, note
 from .params import debug_option, parse_list, quiet_option
 
@@ -26,7 +26,7 @@ DEFAULT_FILE = Path("model_zoo_results.md")
 @click.option("--list", "list_models", is_flag=True, help="List the zoo's models and their default inputs.")
 @click.option(
     "--memory",
-    default=zoo.TABLE_MEMORY,
+    default=TABLE_MEMORY,
     show_default=True,
     metavar="NAME|FILE",
     help="Memory model pricing the Memory column: a preset (syops energy-models) or a TOML file.",
@@ -41,6 +41,9 @@ def zoo_command(
     Without --output the document is printed. With --output an existing file keeps its text outside the
     generated table and, with --models, the rows not recomputed.
     """
+    from syops import zoo  # with torch: at work, not for --help
+    from syops.memory import resolve_memory
+
     if list_models:
         emit_rich(_listing(), output, quiet)
         return
@@ -91,6 +94,8 @@ def zoo_command(
 def _refuse_foreign(path: Path, existing: str) -> None:
     """An existing --output file must hold the generated table (both markers, in order): syops then
     replaces only the table. Any other file is the user's, and is left as it is."""
+    from syops import zoo
+
     try:
         zoo.parse_table(existing)
     except SyopsError:
@@ -101,6 +106,8 @@ def _refuse_foreign(path: Path, existing: str) -> None:
 
 
 def _listing() -> Table:
+    from syops import zoo
+
     table = Table(title="syops zoo (any torchvision classification model name works too)", header_style="bold")
     for column in ("Name", "Input", "T", "Layout", "Encoding", "Options", "Needs", "Description"):
         table.add_column(column)
