@@ -9,9 +9,6 @@ import click
 from rich.console import Group
 from rich.table import Table
 
-from syops import PRESETS
-from syops.memory import MEMORY_PRESETS
-
 from .output import emit, emit_rich, format_for
 from .params import debug_option, quiet_option
 
@@ -28,6 +25,9 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
     memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
     "none"), dram_above (bytes) and queue_words.
     """
+    from syops.energy import PRESETS  # with torch: at work, not for --help
+    from syops.memory import MEMORY_PRESETS
+
     if format_for(fmt, output, ("table", "json")) == "json":
         data = {
             "energy_models": [m.to_dict() for m in PRESETS.values()],
@@ -43,6 +43,7 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
         ("Preset", "left"),
         ("AC", "right"),
         ("MAC", "right"),
+        ("Bits", "right"),
         ("Synaptic event", "right"),
         ("Neuron update", "right"),
         ("Source", "left"),
@@ -53,6 +54,7 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
             model.name,
             f"{model.e_ac_pj:g}",
             f"{model.e_mac_pj:g}",
+            str(model.operand_bits),
             "AC" if model.e_synop_pj is None else f"{model.e_synop_pj:g}",
             "AC (IF) / MAC (leaky)" if model.e_neuron_update_pj is None else f"{model.e_neuron_update_pj:g}",
             model.source,
@@ -61,6 +63,8 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
 
 
 def _memory_table() -> Table:
+    from syops.memory import MEMORY_PRESETS
+
     table = Table(title="Memory models (--memory NAME; pJ per access by memory size)", header_style="bold")
     for column in ("Preset", "Word bits", "Dense reuse", "DRAM above", "Event queue", "Source"):
         table.add_column(column)
@@ -69,5 +73,6 @@ def _memory_table() -> Table:
             table.add_row(name, "-", "-", "-", "-", "no memory traffic priced: compute energy only")
             continue
         dram = "-" if model.dram_above is None else f"{model.dram_above} B"
-        table.add_row(name, str(model.bits), model.dense_reuse, dram, f"{model.queue_words} words", model.source)
+        bits = "operands'" if model.bits is None else str(model.bits)  # as wide as the energy model's operands
+        table.add_row(name, bits, model.dense_reuse, dram, f"{model.queue_words} words", model.source)
     return table
