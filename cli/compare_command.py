@@ -82,7 +82,7 @@ def _keyed(layers: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str,
 
 
 def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | None = None) -> dict[str, Any]:
-    """The comparison of two loaded reports (design §2 dicts), as the JSON output carries it."""
+    """The comparison of two loaded reports (the JSON of docs/contract.md §7), as the JSON output carries it."""
     metrics = [m for m in METRICS if m in a["totals"] and m in b["totals"]]
     totals = {m: difference(a["totals"][m], b["totals"][m]) for m in (*metrics, *TOTAL_ONLY) if _both(a, b, m)}
     keyed_a, keyed_b = _keyed(a["layers"]), _keyed(b["layers"])
