@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from syops import SyopsError, __version__
-from syops.export._common import energy_text
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
@@ -122,7 +121,7 @@ def _keyed(layers: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str,
 
 
 def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | None = None) -> dict[str, Any]:
-    """The comparison of two loaded reports (design §2 dicts), as the JSON output carries it."""
+    """The comparison of two loaded reports (the JSON of docs/contract.md §7), as the JSON output carries it."""
     metrics = [m for m in METRICS if m in a["totals"] and m in b["totals"]]
     totals = {m: difference(a["totals"][m], b["totals"][m]) for m in (*metrics, *TOTAL_ONLY) if _both(a, b, m)}
     keyed_a, keyed_b = _keyed(a["layers"]), _keyed(b["layers"])
@@ -219,6 +218,8 @@ def _pct(change: dict[str, Any]) -> str:
 
 
 def _value(metric: str, value: float) -> str:
+    from syops.export._common import energy_text  # with torch: at work, not for --help
+
     if metric.endswith("energy_mj"):
         return energy_text(value)
     return human(value)

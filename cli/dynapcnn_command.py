@@ -9,9 +9,7 @@ from pathlib import Path
 import click
 
 from syops import SyopsError, __version__
-from syops.dynapcnn import dynapcnn_report
 
-from . import models
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for
 from .params import debug_option, parse_kwargs, parse_shape, quiet_option
@@ -45,6 +43,10 @@ def dynapcnn_command(
 
     Exit status 0 when the model fits, 1 when it does not, 2 for a usage error.
     """
+    from syops.dynapcnn import dynapcnn_report  # with torch: at work, not for --help
+
+    from . import models
+
     shape = parse_shape(input_shape)
     check_output(output, inputs=[model_spec] if os.path.exists(model_spec) else [], overwrite=overwrite)
     fmt = format_for(fmt, output, ("table", "json"))

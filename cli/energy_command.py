@@ -9,8 +9,7 @@ import click
 from rich.console import Group
 from rich.table import Table
 
-from syops import PRESETS, __version__
-from syops.memory import MEMORY_PRESETS
+from syops import __version__
 
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for
@@ -30,6 +29,9 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
     memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
     "none"), dram_above (bytes) and queue_words.
     """
+    from syops.energy import PRESETS  # with torch: at work, not for --help
+    from syops.memory import MEMORY_PRESETS
+
     check_output(output, overwrite=overwrite)
     fmt = format_for(fmt, output, ("table", "json"))
     if fmt == "json":
@@ -48,6 +50,7 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
         ("Preset", "left"),
         ("AC", "right"),
         ("MAC", "right"),
+        ("Bits", "right"),
         ("Synaptic event", "right"),
         ("Neuron update", "right"),
         ("Source", "left"),
@@ -58,6 +61,7 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
             model.name,
             f"{model.e_ac_pj:g}",
             f"{model.e_mac_pj:g}",
+            str(model.operand_bits),
             "AC" if model.e_synop_pj is None else f"{model.e_synop_pj:g}",
             "AC (IF) / MAC (leaky)" if model.e_neuron_update_pj is None else f"{model.e_neuron_update_pj:g}",
             model.source,
@@ -66,6 +70,8 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
 
 
 def _memory_table() -> Table:
+    from syops.memory import MEMORY_PRESETS
+
     table = Table(title="Memory models (--memory NAME; pJ per access by memory size)", header_style="bold")
     for column in ("Preset", "Word bits", "Dense reuse", "DRAM above", "Event queue", "Source"):
         table.add_column(column)
@@ -74,5 +80,6 @@ def _memory_table() -> Table:
             table.add_row(name, "-", "-", "-", "-", "no memory traffic priced: compute energy only")
             continue
         dram = "-" if model.dram_above is None else f"{model.dram_above} B"
-        table.add_row(name, str(model.bits), model.dense_reuse, dram, f"{model.queue_words} words", model.source)
+        bits = "operands'" if model.bits is None else str(model.bits)  # as wide as the energy model's operands
+        table.add_row(name, bits, model.dense_reuse, dram, f"{model.queue_words} words", model.source)
     return table

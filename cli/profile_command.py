@@ -7,31 +7,34 @@ import difflib
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from torch import nn
 
-from syops import SyopsError, profile, resolve_energy
-from syops.distributed import is_secondary_rank
-from syops.events import SPIKE_MODES
-from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
-from syops.memory import resolve_memory
-from syops.profiler import default_memory
+from syops import SyopsError
 from syops.report_table import REPORT_COLUMNS
-from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation, dataloader_length
 
-from . import models
+from .choices import ENCODINGS, SEED_LIMIT, SIZE_LIMIT, SPIKE_MODES, TIME_LAYOUTS
 from .files import IMAGE_SUFFIXES, OutputPath, check_distinct, check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
 from .params import DEBUG, debug_option, parse_columns, parse_kwargs, parse_shape, quiet_option
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 COUNT = click.IntRange(min=1, max=SIZE_LIMIT - 1)  # time steps, batches: beyond it no tensor is allocatable
 SEED = click.IntRange(0, SEED_LIMIT - 1)
 # Third-party warnings worth nothing to someone reading a profile (shown with --debug).
 _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def profile(model: nn.Module, **kwargs: Any):
+    """syops.profile, imported (torch with it) when a profile runs, not when --help is read."""
+    from syops import profile as run_profile
+
+    return run_profile(model, **kwargs)
 
 
 @click.command("profile")
@@ -122,6 +125,18 @@ def profile_command(
     state_dict with --arch, or a pickled module with --trust-checkpoint), or a NIR graph (net.nir, run
     over --timesteps steps of --dt).
     """
+    # torch and the library load here, not at import: `syops profile --help` needs neither
+    import torch
+
+    from syops import resolve_energy
+    from syops.distributed import is_secondary_rank
+    from syops.inputs import random_input_distribution
+    from syops.memory import resolve_memory
+    from syops.profiler import default_memory
+    from syops.validate import check_allocation, dataloader_length
+
+    from . import models
+
     debug = DEBUG.get()
     table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
@@ -259,6 +274,8 @@ def _stderr_is_terminal() -> bool:
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -271,12 +288,18 @@ def _device(name: str) -> torch.device:
 
 
 def _is_dataset(value: Any) -> bool:
+    import torch
+
     return isinstance(value, torch.utils.data.Dataset) and not isinstance(value, torch.utils.data.DataLoader)
 
 
 def _data(spec: str, batch_size: int | None) -> tuple[Any, bool]:
     """The DataLoader --data names, and whether it was made here from a Dataset (batched by
     --batch-size, default 1)."""
+    import torch
+
+    from . import models
+
     if not models.is_factory(spec):
         raise SyopsError(f"--data {spec!r} is not module:factory")
     value = models.call_factory(spec, {}, what="data")
@@ -291,6 +314,8 @@ def _data(spec: str, batch_size: int | None) -> tuple[Any, bool]:
 
 def _random_batch(shape: tuple[int, ...], batch_size: int, encoding: str | None, seed: int) -> torch.Tensor:
     """A seeded random batch (the library's single random sample, with more samples beside it)."""
+    import torch
+
     generator = torch.Generator().manual_seed(seed)
     size = (batch_size, *shape)
     return torch.rand(size, generator=generator) if encoding == "poisson" else torch.randn(size, generator=generator)
@@ -300,6 +325,10 @@ def _ignore_types(model: nn.Module, names: tuple[str, ...]) -> list[type]:
     """Module classes from --ignore: a class name found in the model, or an importable dotted path."""
     if not names:
         return []
+    from torch import nn
+
+    from . import models
+
     present = {}
     for module in model.modules():
         for cls in type(module).__mro__:

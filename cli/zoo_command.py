@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from syops import SyopsError, zoo
-from syops.memory import resolve_memory
+from syops import SyopsError
 
+from .choices import TABLE_MEMORY
 from .files import STDOUT, SUFFIXES, check_output, output_option, overwrite_option
 from .output import emit, emit_rich, note
 from .params import debug_option, parse_list, quiet_option
@@ -27,7 +27,7 @@ DEFAULT_FILE = Path("model_zoo_results.md")
 @click.option("--list", "list_models", is_flag=True, help="List the zoo's models and their default inputs.")
 @click.option(
     "--memory",
-    default=zoo.TABLE_MEMORY,
+    default=TABLE_MEMORY,
     show_default=True,
     metavar="NAME|FILE",
     help="Memory model pricing the Memory column: a preset (syops energy-models) or a TOML file.",
@@ -49,6 +49,9 @@ def zoo_command(
     generated table and, with --models, the rows not recomputed; a file without the generated table is
     refused unless --overwrite.
     """
+    from syops import zoo  # with torch: at work, not for --help
+    from syops.memory import resolve_memory
+
     memory_file = [memory] if os.path.exists(memory) else []
     if list_models:
         check_output(output, inputs=memory_file, overwrite=overwrite, suffixes=SUFFIXES["table"])
@@ -108,6 +111,8 @@ def _refuse_foreign(path: Path, existing: str, overwrite: bool) -> bool:
     """An existing --output file must hold the generated table (both markers, in order): syops then
     replaces only the table (True). Any other file is the user's, and is left as it is, unless
     --overwrite (False: it is replaced whole)."""
+    from syops import zoo
+
     try:
         zoo.parse_table(existing)
     except SyopsError:
@@ -122,6 +127,8 @@ def _refuse_foreign(path: Path, existing: str, overwrite: bool) -> bool:
 
 
 def _listing() -> Table:
+    from syops import zoo
+
     table = Table(title="syops zoo (any torchvision classification model name works too)", header_style="bold")
     for column in ("Name", "Input", "T", "Layout", "Encoding", "Options", "Needs", "Description"):
         table.add_column(column)

@@ -1,5 +1,5 @@
 """Does a model fit SynSense's DYNAP-CNN chip? Per-layer memory, the chip's checks, and a layer-to-core
-assignment (design §4).
+assignment (docs/contract.md §9).
 
 A DYNAP-CNN layer is a convolution (a Linear counts as a convolution whose kernel is its whole input)
 followed by a non-leaky integrate-and-fire layer and an optional sum pooling. The model is read

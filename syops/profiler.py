@@ -18,7 +18,7 @@ from .engine import CountingSession, Row, paused_gc
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
-from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory
+from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory, with_word_bits
 from .report import LayerStats, Report
 from .rules import Rule, find_module_rule
 from .traffic import ACCESS_KINDS
@@ -113,6 +113,7 @@ def profile(
     validate.check_dataloader(dataloader)
     energy_model = resolve_energy(energy)
     memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
+    memory_model = with_word_bits(memory_model, energy_model.operand_bits)  # words as wide as the operands
     plan = InputPlan(
         model,
         input_res=input_res,

@@ -1,7 +1,7 @@
 """Profiling results: per-layer statistics, totals and their exports. This module only reads results;
 it never touches a model.
 
-Every count is per sample (one inference over all time steps), as in design §2.
+Every count is per sample (one inference over all time steps), as docs/contract.md §1 and §7 define.
 """
 
 from __future__ import annotations
@@ -95,14 +95,14 @@ class LayerStats:
     neurons: int | None
     output_spike_rate: float | None
     energy_mj: float
-    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of design §2
+    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of docs/contract.md §4
     # (weight_reads, bias_reads, input_reads, state_reads, state_writes, output_writes), per sample, or
     # None when no memory model priced the profile.
     compute_energy_mj: float = 0.0
     memory_energy_mj: float = 0.0
     memory: dict[str, float] | None = None
     # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
-    # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
+    # sample (docs/contract.md §5): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
     ann_compute_energy_mj: float = 0.0
     ann_memory_energy_mj: float = 0.0
     # Not in the JSON schema (the totals carry the sum): per-sample neuron updates of this layer, and
@@ -207,7 +207,7 @@ class Report:
 
     @property
     def ann_energy_mj(self) -> float:
-        """Energy of the ANN baseline (design §1): the same architecture as a conventional network, run
+        """Energy of the ANN baseline (docs/contract.md §5): the same architecture as a conventional network, run
         once per sample: its dense MACs ÷ T at the MAC cost plus the memory traffic of its dense dataflow
         for one time step under the same memory model."""
         return self.totals["ann_energy_mj"]
@@ -329,7 +329,7 @@ class Report:
         return "none" if self.memory_model is None else self.memory_model.name
 
     def energy_line(self) -> str:
-        """The energy per sample, compute and memory apart, against the ANN baseline (design §1)."""
+        """The energy per sample, compute and memory apart, against the ANN baseline (docs/contract.md §5)."""
         totals = self.totals
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]

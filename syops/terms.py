@@ -35,7 +35,7 @@ class Synaptic:
     dense_macs: int
     fanout: Tensor | float
     bias_adds: int = 0
-    # Memory geometry (design §1, memory traffic): weight and bias elements, output elements of the call,
+    # Memory geometry (docs/contract.md §4, memory traffic): weight and bias elements, output elements of the call,
     # and the layer's input elements per image (a conv's C×H×W, a Linear's in_features: used where the
     # batch's layout does not tell the images), or the images themselves where the rule knows them (a
     # recurrent layer: every step of every sample). A rule that leaves ``weights`` or ``outputs`` unset
@@ -82,7 +82,7 @@ class Neuron:
     updates: int
     leaky: bool
     layout: NeuronLayout = "step"
-    # Words of state each neuron keeps and read-modify-writes per update (design §1, memory traffic):
+    # Words of state each neuron keeps and read-modify-writes per update (docs/contract.md §4, memory traffic):
     # 1 for IF and LIF types (the membrane), 2 for current-based and adaptive neurons (a synaptic
     # current, an adaptive threshold or a recovery variable beside the membrane).
     state_words: int = 1

@@ -1,5 +1,5 @@
 """``syops profile`` through click's CliRunner (and one real subprocess): options reach syops.profile,
-every format carries the design §2 fields with numbers checked against formulas and brute force, and
+every format carries the fields of docs/contract.md §7 with numbers checked against formulas and brute force, and
 every error is one line on stderr with exit status 2."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ LAYER = {
 
 
 def check_schema(data: dict) -> None:
-    """Exactly the design §2 fields, with their types."""
+    """Exactly the fields of docs/contract.md §7, with their types."""
 
     def check(obj: dict, spec: dict, where: str) -> None:
         assert set(obj) == set(spec), f"{where}: {set(obj) ^ set(spec)}"

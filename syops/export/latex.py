@@ -23,6 +23,7 @@ from ._common import (
     memory_model_text,
     per_what,
     shape_text,
+    word_width_text,
 )
 
 GRANULARITIES = ("layer", "block")
@@ -270,10 +271,12 @@ def _caption(report: Report, granularity: str, block_depth: int) -> str:
     samples = f"{report.samples} sample{'s' if report.samples != 1 else ''}"
     blocks = f", layers grouped by the first {block_depth} part(s) of their names" if granularity == "block" else ""
     neurons = "neuron updates included" if report.count_neuron_updates else "neuron updates not counted"
+    words = word_width_text(report)
     return (
         f"Costs of \\texttt{{{escape(report.model)}}} {view} (input {escape(shape_text(report.input_shape))}, "
         f"$T = {report.timesteps}$, averaged over {samples}{blocks}; {neurons}). Energy model "
-        f"{escape(model.name)} ({', '.join(costs)}{source}); memory model {escape(memory_model_text(report))}. "
+        f"{escape(model.name)} ({', '.join(costs)}{source}); memory model {escape(memory_model_text(report))}"
+        f"{'; ' + escape(words) if words else ''}. "
         f"Counted with syops {escape(report.syops_version)}."
     )
 

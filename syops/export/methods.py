@@ -8,7 +8,7 @@ from typing import Any
 from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
 from ..safe_text import visible
-from ._common import memory_model, per_what, pj, shape_text
+from ._common import memory_model, per_what, pj, shape_text, word_width_text
 
 # The access prices the memory models use (syops.memory): (KiB, pJ per 64-bit access).
 SRAM_POINTS_PJ = tuple((size // 1024, price) for size, price in SRAM_CURVE)
@@ -183,5 +183,15 @@ def _memory(report: Report) -> str:
         f"queue{queue_text}; a dense layer {dense}; a neuron layer reads its input and reads and writes its "
         "state words once per update. Each access is priced by the size of the memory holding its operand, "
         "interpolated linearly between the 45 nm SRAM figures of Horowitz (ISSCC 2014) for a 64-bit access "
-        f"({curve}), a {bits}-bit word costing {bits}/64 of that{dram}.{source}"
+        f"({curve}), {_article(bits)} {bits}-bit word costing {bits}/64 of that{dram}. "
+        f"{_capital(word_width_text(report))}.{source}"
     )
+
+
+def _capital(text: str | None) -> str:
+    return (text or "")[:1].upper() + (text or "")[1:] if text else ""
+
+
+def _article(number: int) -> str:
+    """'an' before a number spoken with a vowel first (8, 11, 18, 80...), else 'a'."""
+    return "an" if str(number).startswith("8") or number in (11, 18) else "a"

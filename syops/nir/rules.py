@@ -1,4 +1,4 @@
-"""Counting rules of syops' NIR modules (design §1). The synaptic, pooling and reshape modules subclass
+"""Counting rules of syops' NIR modules (docs/contract.md §3). The synaptic, pooling and reshape modules subclass
 torch layers and count through the existing rules; these are the rest.
 
 - Neurons: one update per neuron and time step; an AC for the non-leaky IF and I, a MAC (the decay
