@@ -1,7 +1,7 @@
 """Profiling results: per-layer statistics, totals and their exports. This module only reads results;
 it never touches a model.
 
-Every count is per sample (one inference over all time steps), as in design §2.
+Every count is per sample (one inference over all time steps), as docs/contract.md §1 and §7 define.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from ._version import __version__
 from .energy import EnergyModel
 from .events import accumulator_dtype
 from .memory import MemoryModel
+from .safe_text import markdown_text, spreadsheet_text, visible
 from .traffic import ACCESS_KINDS
 from .units import human, percent
 
@@ -99,7 +100,7 @@ class LayerStats:
     neurons: int | None
     output_spike_rate: float | None
     energy_mj: float
-    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of design §2
+    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of docs/contract.md §4
     # (weight_reads, bias_reads, input_reads, state_reads, state_writes, output_writes), per sample, or
     # None when no memory model priced the profile.
     compute_energy_mj: float = 0.0
@@ -112,7 +113,7 @@ class LayerStats:
     # memory model or for a report that does not carry it (one read back from JSON).
     memory_energy_by_kind_mj: dict[str, float] | None = None
     # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
-    # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
+    # sample (docs/contract.md §5): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
     ann_compute_energy_mj: float = 0.0
     ann_memory_energy_mj: float = 0.0
     # Not in the JSON schema (the totals carry the sum): per-sample neuron updates of this layer, and
@@ -217,7 +218,7 @@ class Report:
 
     @property
     def ann_energy_mj(self) -> float:
-        """Energy of the ANN baseline (design §1): the same architecture as a conventional network, run
+        """Energy of the ANN baseline (docs/contract.md §5): the same architecture as a conventional network, run
         once per sample: its dense MACs ÷ T at the MAC cost plus the memory traffic of its dense dataflow
         for one time step under the same memory model."""
         return self.totals["ann_energy_mj"]
@@ -251,6 +252,12 @@ class Report:
             "samples": self.samples,
             "energy_model": self.energy_model.to_dict(),
             "memory_model": None if self.memory_model is None else self.memory_model.to_dict(),
+            # the counting options that change what a figure means (compared by syops compare)
+            "counting": {
+                "spike_mode": self.counting.get("spike_mode"),
+                "skip_zero_weights": self.counting.get("skip_zero_weights"),
+                "count_neuron_updates": self.count_neuron_updates,
+            },
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
         }
@@ -270,7 +277,9 @@ class Report:
         writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS), lineterminator="\n")
         writer.writeheader()
         for layer in self.layers:
-            writer.writerow({k: ("" if v is None else v) for k, v in flatten(layer.to_dict()).items()})
+            # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
+            values = flatten(layer.to_dict()).items()
+            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in values})
         return buffer.getvalue()
 
     def to_markdown(self) -> str:
@@ -279,13 +288,14 @@ class Report:
                 return ""
             if isinstance(value, float):
                 return f"{value:.6g}"
-            return str(value).replace("|", "\\|")
+            return markdown_text(value)
 
         layer_fields, total_fields = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
         lines = [
-            f"**{self.model}**: input {list(self.input_shape)}, timesteps {self.timesteps}, samples {self.samples}, "
-            f"energy model {self.energy_model.name} (AC {self.energy_model.e_ac_pj} pJ, MAC "
-            f"{self.energy_model.e_mac_pj} pJ), memory model {self._memory_text()}, syops {self.syops_version}",
+            f"**{markdown_text(self.model)}**: input {list(self.input_shape)}, timesteps {self.timesteps}, "
+            f"samples {self.samples}, energy model {markdown_text(self.energy_model.name)} "
+            f"(AC {self.energy_model.e_ac_pj} pJ, MAC {self.energy_model.e_mac_pj} pJ), "
+            f"memory model {markdown_text(self._memory_text())}, syops {self.syops_version}",
             "",
             "| " + " | ".join(layer_fields) + " |",
             "|" + "|".join("---" for _ in layer_fields) + "|",
@@ -334,54 +344,18 @@ class Report:
         return methods_paragraph(self)
 
     # -- rendering --------------------------------------------------------------------------------
-    def table(self) -> Table:
-        view = " per time step" if self.per_timestep_view else ""
-        table = Table(
-            title=f"{self.model}: per-sample costs{view} (T={self.timesteps}, {self.samples} sample(s), "
-            f"{self.energy_model.name}, memory {self._memory_text()})",
-            show_footer=True,
-            header_style="bold",
-            footer_style="bold",
-        )
-        totals = self.totals
-        columns = [
-            ("Layer", "Total", "left"),
-            ("Type", "", "left"),
-            ("Params", human(totals["params"]), "right"),
-            ("Dense MACs", human(totals["dense_macs"]), "right"),
-            ("ACs", human(totals["acs"]), "right"),
-            ("MACs", human(totals["macs"]), "right"),
-            ("SynOps", human(totals["synops"]), "right"),
-            ("In events", "", "right"),
-            ("Spike rate", percent(self.mean_spike_rate), "right"),
-            ("Compute", _energy_text(totals["compute_energy_mj"]), "right"),
-            ("Memory", _energy_text(totals["memory_energy_mj"]) if self.memory_model else "–", "right"),
-            ("Energy", _energy_text(totals["energy_mj"]), "right"),
-        ]
-        for header, footer, justify in columns:
-            table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
-        for layer in self.layers:
-            table.add_row(
-                layer.name or "(model)",
-                layer.type,
-                human(layer.params),
-                human(layer.dense_macs),
-                human(layer.acs),
-                human(layer.macs),
-                human(layer.synops),
-                percent(layer.input_event_rate),
-                percent(layer.output_spike_rate),
-                _energy_text(layer.compute_energy_mj),
-                _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
-                _energy_text(layer.energy_mj),
-            )
-        return table
+    def table(self, columns: Sequence[str] | None = None) -> Any:
+        """The per-layer table (a rich renderable that fits the console it is printed in, one line per
+        row; see syops.report_table), with the ``columns`` chosen or all of them."""
+        from .report_table import report_table
+
+        return report_table(self, columns)
 
     def _memory_text(self) -> str:
         return "none" if self.memory_model is None else self.memory_model.name
 
     def energy_line(self) -> str:
-        """The energy per sample, compute and memory apart, against the ANN baseline (design §1)."""
+        """The energy per sample, compute and memory apart, against the ANN baseline (docs/contract.md §5)."""
         totals = self.totals
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
@@ -413,9 +387,9 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
-        text = Text("; ".join(parts) + ".")
+        text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
         for note in self.notes:
-            text.append(f"\nNote: {note}", style="yellow")
+            text.append(f"\nNote: {visible(note)}", style="yellow")
         return text
 
     def __rich__(self) -> Group:

@@ -23,6 +23,7 @@ from ._common import (
     memory_model_text,
     per_what,
     shape_text,
+    word_width_text,
 )
 from .html_sections import (
     STYLE as SECTION_STYLE,
@@ -129,6 +130,7 @@ def _meta(report: Report) -> str:
             "Memory model",
             memory_model_text(report) + (f"; {memory['source']}" if memory and memory.get("source") else ""),
         ),
+        ("Memory words", word_width_text(report) or "memory not priced"),
         ("Neuron updates", "counted" if report.count_neuron_updates else "not counted"),
         ("syops", report.syops_version),
     ]
