@@ -151,6 +151,8 @@ class Profiler:
         samples, steps = self._geometry(primary)
         self._call = (samples, steps)
         session.evaluator.new_batch(samples, steps)
+        if (self.time_layout or self._inferred_layout()) == "loop":  # one call per step, in order
+            session.evaluator.step = self._calls % steps  # where a single-step neuron's spikes go
         session.check_model_input(primary)
         if self._calls == 0:
             session.seen = []  # the first call's neurons: checked against the geometry, T read off them

@@ -365,3 +365,38 @@ def test_multi_step_sums_of_large_layers_are_exact(layout):
     got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64)
     expected = spikes.double().sum((0, 2))
     assert float(expected.max()) > 2**24 and got.tolist() == expected.tolist()
+
+
+# -- syops.Profiler around the user's own loop ------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["loop", "TB"])
+def test_profiler_around_the_users_loop(layout):
+    from spikingjelly.activation_based import functional
+
+    net = _sj_net("s" if layout == "loop" else "m")
+    x = inputs(T, B, 10, seed=6)
+    with syops.Profiler(net, timesteps=T, time_layout=layout) as prof:
+        for _ in range(2):  # two batches, the user's reset between them
+            functional.reset_net(net)
+            with torch.no_grad():
+                if layout == "loop":
+                    for xt in x:
+                        net(xt)
+                else:
+                    net(x)
+    report = prof.report()
+    functional.reset_net(net)
+    rec = Recorder({"1": net[1], "3": net[3]})
+    with torch.no_grad():
+        if layout == "loop":
+            for xt in x:
+                net(xt)
+        else:
+            net(x)
+    rec.remove()
+    functional.reset_net(net)
+    assert report.samples == 2 * B and report.timesteps == T
+    # both batches ran the same samples: the per-step rates are one batch's
+    if layout == "loop":
+        check(report, {n: per_step_from_steps(c, T) for n, c in rec.outputs.items()})
+    else:
+        check(report, {n: per_step_from_sequence(c, "TB") for n, c in rec.outputs.items()})
