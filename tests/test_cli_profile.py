@@ -87,6 +87,7 @@ TOP = {
     "samples": int,
     "energy_model": dict,
     "memory_model": (dict, type(None)),
+    "counting": dict,
     "totals": dict,
     "layers": list,
 }

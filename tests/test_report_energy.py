@@ -25,6 +25,7 @@ TOP_KEYS = [
     "samples",
     "energy_model",
     "memory_model",
+    "counting",
     "totals",
     "layers",
 ]
