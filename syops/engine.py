@@ -8,6 +8,8 @@ context manager: whatever happens inside, the model leaves it exactly as it came
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -389,8 +391,9 @@ class CountingSession:
         return row
 
     def _evaluate(self, info: ModuleInfo, row: Row, rule: Rule, target: Any, args, kwargs, output) -> None:
-        # Counting is never part of the user's autograd graph (following a training step, grad is on).
-        with torch._C.DisableTorchFunction(), torch.no_grad():
+        # Counting is never part of the user's autograd graph (following a training step, grad is on); an
+        # inference under no_grad needs no second context.
+        with torch._C.DisableTorchFunction(), torch.no_grad() if torch.is_grad_enabled() else _NO_CONTEXT:
             try:
                 terms = list(rule.fn(target, args, kwargs, output, self.ctx))
                 if self.seen is not None and info.layout is not None:
@@ -516,11 +519,20 @@ class CountingSession:
                 for info in self.infos.values()
             ]
             checked = [(name, params) for name, params in checked if params]
-            flags = [torch.stack([~torch.isfinite(p).all() for p in params]).any() for _, params in checked]
-            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), [*extra, *flags], memory)
-        raw_input = bool(extras[0]) if extra else False
-        self.nonfinite = [name for (name, _), flag in zip(checked, extras[len(extra) :], strict=True) if flag]
+            # A sum is NaN or infinite when a value is (one cheap read); a finite sum that overflowed is told
+            # apart on the host, for the rare module whose sum is not finite.
+            sums = [torch.stack([p.detach().sum() for p in params]).sum() for _, params in checked]
+            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), [*extra, *sums], memory)
+            raw_input = bool(extras[0]) if extra else False
+            self.nonfinite = [
+                name
+                for (name, params), total in zip(checked, extras[len(extra) :], strict=True)
+                if not math.isfinite(total) and not all(bool(torch.isfinite(p).all()) for p in params)
+            ]
         return list(zip(rows, counts, strict=True)), raw_input, inexact
+
+
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 def _checkable(p: Tensor | None) -> bool:
