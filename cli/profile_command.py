@@ -308,10 +308,14 @@ def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt:
             f"no counting rule for {', '.join(uncounted)}, which called torch functions syops does not count: "
             "their arithmetic may be missing"
         )
+    from syops.unknown import UnsupportedModuleWarning
+
     seen = set(report.notes)
     for warning in caught:
         text = str(warning.message).strip()
         if text in seen or (issubclass(warning.category, _NOISE) and not debug):
             continue
+        if issubclass(warning.category, UnsupportedModuleWarning) and "spiking neuron" not in text:
+            continue  # the line above says it (a likely neuron is named on its own line)
         seen.add(text)
         note(text.splitlines()[0] if text else warning.category.__name__, kind="warning")

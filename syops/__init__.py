@@ -4,12 +4,15 @@ from . import hooks, layers
 from ._version import __version__
 from .compat.complexity import get_model_complexity_info
 from .compat.sinabs_api import SNNAnalyzer, SynOpCounter
+from .custom import register_neuron, unregister_neuron
 from .energy import PRESETS, EnergyModel, resolve_energy
 from .errors import CountingError, SyopsError
 from .fanout import fanout
 from .memory import MEMORY_PRESETS, MemoryModel, resolve_memory
 from .profiler import profile
 from .report import LayerStats, Report
+from .session import Profiler
+from .unknown import UnsupportedModuleWarning
 
 __all__ = [
     "MEMORY_PRESETS",
@@ -18,10 +21,12 @@ __all__ = [
     "EnergyModel",
     "LayerStats",
     "MemoryModel",
+    "Profiler",
     "Report",
     "SNNAnalyzer",
     "SynOpCounter",
     "SyopsError",
+    "UnsupportedModuleWarning",
     "__version__",
     "fanout",
     "get_model_complexity_info",
@@ -29,8 +34,10 @@ __all__ = [
     "layers",
     "metrics",
     "profile",
+    "register_neuron",
     "resolve_energy",
     "resolve_memory",
+    "unregister_neuron",
 ]
 
 

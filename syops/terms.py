@@ -87,6 +87,7 @@ class Neuron:
     # current, an adaptive threshold or a recovery variable beside the membrane).
     state_words: int = 1
     analog: bool = False  # the output is a membrane value (no events): written as an activation
+    lead: tuple[int, ...] = ()  # the call's leading (step and sample) dimensions, as ``layout`` reads them
 
 
 def neuron_term(
@@ -103,7 +104,7 @@ def neuron_term(
     dims = min(LEADING_DIMS[layout], max(states.dim() - 1, 0))
     neurons = math.prod(states.shape[dims:])
     output = states if spikes is None else spikes
-    return Neuron(output, neurons, states.numel(), leaky, layout, state_words, analog)
+    return Neuron(output, neurons, states.numel(), leaky, layout, state_words, analog, tuple(states.shape[:dims]))
 
 
 @dataclass(frozen=True, slots=True)

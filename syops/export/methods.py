@@ -61,6 +61,12 @@ def _inputs(report: Report) -> str:
     elif kind == "dataloader":
         limit = f", its first {given['max_batches']} batches" if given.get("max_batches") else ""
         text = f"The inputs were {n} samples of shape {shape} from a DataLoader{limit}"
+    elif kind == "profiler":
+        calls = given.get("calls")
+        text = (
+            f"The inputs were the {n} samples (each of shape {shape}) that the user's own code passed to the model "
+            f"in {calls} call{'s' if calls != 1 else ''}, each call counted as it ran (syops.Profiler)"
+        )
     elif kind == "input_constructor":
         text = f"The inputs ({n} sample{'s' if n != 1 else ''} of shape {shape}) were built by an input constructor"
     else:

@@ -19,7 +19,7 @@ from .modules import Delay, Scale, Threshold
 from .neurons import NEURONS
 
 
-@module_rule(*NEURONS, family="neuron")
+@module_rule(*NEURONS, family="neuron", layout="step")
 def nir_neuron(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     y = first_tensor(out)
     if y is None:
