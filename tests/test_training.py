@@ -9,13 +9,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from helpers import brute_force_conv_synops
 from syops.energy import resolve_energy
 from syops.errors import SyopsError
 from syops.memory import resolve_memory
 from syops.training import TrainingRecorder, training_figures
 from syops.training.optimizers import adam_rule, sgd_rule
-
-from helpers import brute_force_conv_synops
 
 sj_neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
 from spikingjelly.activation_based import functional, layer  # noqa: E402
@@ -69,7 +68,7 @@ def test_conv_if_linear_one_sgd_step_matches_brute_force():
         _step(net, x, opt)
     net[3]._forward_pre_hooks.clear()
     f = _figures(rec, B)
-    conv, linear = net[0], net[3]
+    conv = net[0]
     # conv: weight-and-bias gradient ACs = its forward ACs (Σ events · exact fan-out + a bias add per output)
     conv_synops = brute_force_conv_synops(conv, x.flatten(0, 1)) * T  # per sample (the helper divides by T·B)
     conv_outputs = 4 * 6 * 6 * T
@@ -321,3 +320,69 @@ def test_unsupported_optimizer_is_one_clear_error():
     net = _dense(bias=False)
     with pytest.raises(SyopsError, match="no update rule for RMSprop"):
         TrainingRecorder(net, torch.optim.RMSprop(net.parameters()))
+
+
+# -- inside syops.Profiler -----------------------------------------------------------------------------
+
+
+def _profiled_step(net, x, opt, **kwargs):
+    import syops
+
+    with syops.Profiler(net, backward=True, optimizer=opt, **kwargs) as prof:
+        _step(net, x, opt)
+    return prof.report()
+
+
+def test_profiler_backward_weight_gradient_equals_the_same_forward():
+    net, x = _snn(), _binary_input()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    report = _profiled_step(net, x, opt)
+    conv, linear = report.layer("0"), report.layer("3")
+    assert report.samples == B and report.timesteps == T and report.unsupported == []
+    # the conv's input needs no gradient: its backward is the weight-and-bias gradient alone
+    assert conv.phases["backward"]["acs"] == pytest.approx(conv.acs) and conv.phases["backward"]["macs"] == 0
+    assert linear.phases["backward"]["acs"] == pytest.approx(linear.acs)
+    assert linear.phases["backward"]["macs"] == pytest.approx(144 * 5 * T)
+    params = sum(p.numel() for p in net.parameters())
+    assert report.phases["update"]["macs"] == pytest.approx(params / B)
+    assert report.phases["forward"] == report.totals
+    total = sum(report.phases[p]["energy_mj"] for p in ("forward", "backward", "update"))
+    assert report.training_energy_mj == pytest.approx(total)
+    assert report.saved_for_backward_bytes > 0
+    _no_hooks_left(net, opt)
+
+
+def test_profiler_training_exports():
+    import json
+
+    net, x = _snn(), _binary_input()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    report = _profiled_step(net, x, opt)
+    data = json.loads(report.to_json())
+    assert set(data["phases"]) == {"forward", "backward", "update"}
+    assert data["training_energy_mj"] == pytest.approx(report.training_energy_mj)
+    assert data["layers"][0]["phases"]["backward"]["acs"] == pytest.approx(report.layers[0].phases["backward"]["acs"])
+    header = report.to_csv().splitlines()[0].split(",")
+    assert "backward.energy_mj" in header and "update.macs" in header
+    assert "backward pass" in report.methods() and "Adam" in report.methods()
+    per_step = report.per_timestep()
+    assert per_step.phases["backward"]["acs"] == pytest.approx(report.phases["backward"]["acs"] / T)
+
+
+def test_profiler_inference_has_no_phases():
+    import syops
+
+    net, x = _snn(), _binary_input()
+    with syops.Profiler(net) as prof:
+        net(x)
+    report = prof.report()
+    assert report.phases is None and report.to_dict()["phases"] is None
+    assert "backward.acs" not in report.to_csv().splitlines()[0]
+
+
+def test_profiler_optimizer_needs_backward():
+    import syops
+
+    net = _snn()
+    with pytest.raises(SyopsError, match="needs backward=True"):
+        syops.Profiler(net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1))

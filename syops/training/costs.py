@@ -188,9 +188,7 @@ def reset_path(module: nn.Module) -> bool:
         if getattr(module, "reset_mechanism", "subtract") == "none":
             return False
         return getattr(module, "reset_delay", True) is False
-    if package == "norse":
-        return False
-    return True
+    return package != "norse"
 
 
 def event_flag(x: Tensor, spike_mode: str) -> Tensor:

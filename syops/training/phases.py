@@ -21,6 +21,7 @@ from ..energy import EnergyModel
 from ..memory import MemoryModel
 from ..traffic import ACCESS_KINDS
 from .costs import Cost
+from .optimizers import update_rule
 from .recorder import Key, TrainingRecorder
 
 PHASES = ("forward", "backward", "update")
@@ -171,3 +172,82 @@ def training_figures(
         saved_for_backward_bytes=recorder.saved_bytes / samples,
         steps=recorder.steps,
     )
+
+
+def attach_to_report(report: Any, figures: TrainingFigures, optimizer: Any = None) -> None:
+    """Put the training step on ``report``: ``phases`` (the forward is the report's own totals),
+    ``training_energy_mj``, ``saved_for_backward_bytes``, and each layer's backward and update. A row the
+    forward report lacks (the backward of a tensor saved outside any counted module) is added with zero
+    forward counts."""
+    from ..report import LayerStats
+
+    rows = {(layer.name, layer.type): layer for layer in report.layers}
+    for key in figures.backward:
+        if key not in rows:
+            layer = LayerStats(key[0], key[1], 0, 0, 0.0, 0.0, 0.0, 0.0, None, None, None, 0.0)
+            if report.memory_model is not None:
+                layer.memory = dict.fromkeys(ACCESS_KINDS, 0.0)
+            report.layers.append(layer)
+            rows[key] = layer
+    for key, layer in rows.items():
+        params = layer.params
+        layer.phases = {
+            "backward": {
+                **figures.backward.get(key, price_row(None, 1, report.energy_model, report.memory_model)),
+                "params": params,
+            },
+            "update": figures.update.get(key) or price_row(None, 1, report.energy_model, report.memory_model),
+        }
+    forward = report.totals
+    report.phases = {"forward": forward, "backward": figures.backward_total, "update": figures.update_total}
+    report.training_energy_mj = (
+        forward["energy_mj"] + figures.backward_total["energy_mj"] + figures.update_total["energy_mj"]
+    )
+    report.saved_for_backward_bytes = figures.saved_for_backward_bytes
+    report.counting = {**report.counting, "training": _describe(optimizer, figures.steps)}
+
+
+def _describe(optimizer: Any, steps: int) -> dict[str, Any]:
+    if optimizer is None:
+        return {"optimizer": None, "steps": 0}
+    group = optimizer.param_groups[0]
+    rule = update_rule(optimizer, group, {"momentum_buffer": True})
+    shown = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "amsgrad", "maximize")
+    settings = ", ".join(f"{k}={group[k]}" for k in shown if k in group)
+    return {"optimizer": f"{type(optimizer).__name__}({settings})", "source": rule.source, "steps": steps}
+
+
+def methods_sentence(report: Any) -> str:
+    """The training step's conventions and figures, for ``Report.methods()``; empty for inference."""
+    if report.phases is None:
+        return ""
+    training = report.counting.get("training", {})
+    phases = report.phases
+    if training.get("optimizer"):
+        steps = training["steps"]
+        update = (
+            f"the update of each parameter element costs the operations of torch's reference implementation "
+            f"of {training['optimizer']} ({training['source']}; a multiply-add, multiply, division or square root "
+            f"as a MAC, an addition, comparison or negation as an AC), over {steps} step{'s' if steps != 1 else ''}, "
+            "divided by the samples trained on"
+        )
+    else:
+        update = "no optimizer step was counted"
+    return (
+        "The training step was counted beside the forward pass, per sample. In the backward pass a synaptic "
+        "layer's weight-and-bias gradient costs what its forward cost (one AC per (event, output, weight) pair "
+        "and per bias add on an event input, one MAC on a dense one), its input's gradient, where autograd "
+        "computes one, one MAC per (input, output, weight) pair; a spiking neuron per step a MAC for the "
+        "surrogate derivative, a MAC (leaky) or an AC (integrator) for the membrane recurrence and a MAC for "
+        "the reset path unless its framework detaches it; every other op its forward's dense count, as MACs; "
+        "backward memory reads the incoming gradient and each tensor autograd saved once, the weights an input "
+        f"gradient uses, and read-modify-writes the gradient accumulators; {update}. The step costs "
+        f"{_mj(report.training_energy_mj)} per sample (forward {_mj(phases['forward']['energy_mj'])}, backward "
+        f"{_mj(phases['backward']['energy_mj'])}, update {_mj(phases['update']['energy_mj'])}); autograd saved "
+        f"{report.saved_for_backward_bytes:,.0f} bytes per sample for backward in the model's forward (each save "
+        "counted, measured with torch's saved-tensor hooks)."
+    )
+
+
+def _mj(value: float) -> str:
+    return f"{value:.4g} mJ"

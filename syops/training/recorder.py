@@ -162,6 +162,14 @@ class TrainingRecorder:
         return rows
 
     def _pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        with torch._C.DisableTorchFunction():  # the recorder's reads are no op of the model's
+            self._enter_module(module, args, kwargs)
+
+    def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        with torch._C.DisableTorchFunction():
+            self._leave_module(module, args, kwargs, output)
+
+    def _enter_module(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         rule, kind = self._kind(module)
         opens = bool(self.stack) and self.suppress == 1 and _opens_children(self._owner())
         active = kind == "counted" and (self.suppress == 0 or opens)
@@ -173,7 +181,7 @@ class TrainingRecorder:
         if active and torch.is_grad_enabled() and rule.phase == "pre":
             frame.terms = self._terms(rule, module, args, kwargs, None)
 
-    def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+    def _leave_module(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         frame = None
         while self.stack:  # frames an exception caught upstream left above this one
             top = self.stack.pop()
@@ -365,7 +373,8 @@ class _BackwardOps(TorchFunctionMode):
             rec._op_key = outer
         if terms is None:
             terms = rec._terms(rule, func, args, kwargs, out)
-        rec._book_later(key, terms, func, args, kwargs, out)
+        with torch._C.DisableTorchFunction():
+            rec._book_later(key, terms, func, args, kwargs, out)
         return out
 
 
