@@ -386,3 +386,70 @@ def test_profiler_optimizer_needs_backward():
     net = _snn()
     with pytest.raises(SyopsError, match="needs backward=True"):
         syops.Profiler(net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1))
+
+
+# -- syops train-step ----------------------------------------------------------------------------------
+
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_train_step_prints_the_three_phases_of_the_library_step():
+    import json
+
+    import syops
+
+    from training_models import binary_batches, snn
+
+    args = ("tests.training_models:snn", "--data", "tests.training_models:binary_batches", "--time-layout", "TB")
+    result = _cli("train-step", *args, "--optimizer", "sgd", "--lr", "0.1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    net, ((x, target),) = snn(), binary_batches()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with syops.Profiler(net, time_layout="TB", backward=True, optimizer=opt) as prof:
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x).mean(0), target).backward()
+        opt.step()
+    report = prof.report()
+    for phase in ("forward", "backward", "update"):
+        assert data["phases"][phase]["acs"] == pytest.approx(report.phases[phase]["acs"])
+        assert data["phases"][phase]["macs"] == pytest.approx(report.phases[phase]["macs"])
+    table = _cli("train-step", *args, "--optimizer", "adam", "--lr", "1e-3")
+    assert table.exit_code == 0, table.output
+    assert all(word in table.stdout for word in ("forward", "backward", "update", "saved for backward"))
+
+
+def test_cli_train_step_bad_input_is_one_line():
+    result = _cli("train-step", "tests.training_models:snn", "--optimizer", "adam", "--momentum", "0.9")
+    assert result.exit_code == 2
+    assert "Error" in result.output or "error" in result.output
+
+
+# -- the docs stay true --------------------------------------------------------------------------------
+
+
+def test_docs_flop_counter_table_is_measured():
+    from pathlib import Path
+
+    from training_compare import snn_comparison
+
+    page = (Path(__file__).parent.parent / "docs" / "training.md").read_text()
+    for name, type_name, acs, macs, flops in snn_comparison():
+        assert f"| `{name}` | {type_name} | {acs:,.0f} | {macs:,.0f} | {flops:,.0f} |" in page
+
+
+def test_readme_training_example_prints_what_it_shows(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Training energy", 1)[1]
+    code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, re.S)[:2]
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out == shown
