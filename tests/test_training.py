@@ -402,9 +402,9 @@ def _cli(*args: str):
 def test_cli_train_step_prints_the_three_phases_of_the_library_step():
     import json
 
-    import syops
-
     from training_models import binary_batches, snn
+
+    import syops
 
     args = ("tests.training_models:snn", "--data", "tests.training_models:binary_batches", "--time-layout", "TB")
     result = _cli("train-step", *args, "--optimizer", "sgd", "--lr", "0.1", "--format", "json")
@@ -453,3 +453,32 @@ def test_readme_training_example_prints_what_it_shows(capsys):
     code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, re.S)[:2]
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out == shown
+
+
+def test_profiler_training_step_leaves_gradients_and_parameters_as_without_it():
+    import syops
+
+    plain, counted = _snn(5), _snn(5)
+    x = _binary_input(6)
+    opt_a = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    opt_b = torch.optim.Adam(counted.parameters(), lr=1e-2)
+    for _ in range(2):
+        _step(plain, x, opt_a)
+    with syops.Profiler(counted, time_layout="TB", backward=True, optimizer=opt_b) as prof:
+        for _ in range(2):
+            _step(counted, x, opt_b)
+    for a, b in zip(plain.parameters(), counted.parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad) and torch.equal(a, b)
+    assert prof.report().counting["training"]["steps"] == 2
+    _no_hooks_left(counted, opt_b)
+
+
+def test_profiler_training_detaches_on_exception():
+    import syops
+
+    net = _snn()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ZeroDivisionError), syops.Profiler(net, backward=True, optimizer=opt):
+        net(_binary_input()).sum().backward()
+        1 / 0  # noqa: B018
+    _no_hooks_left(net, opt)

@@ -10,9 +10,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 def _flop_backward_per_module(net: nn.Module, step) -> dict[str, float]:
     """FlopCounterMode's backward FLOPs per top-level module: the step's FLOPs minus its forward's."""
-    with FlopCounterMode(display=False) as forward:
-        with torch.no_grad():
-            step(forward_only=True)
+    with FlopCounterMode(display=False) as forward, torch.no_grad():
+        step(forward_only=True)
     with FlopCounterMode(display=False) as both:
         step(forward_only=False)
     out = {}
@@ -27,10 +26,10 @@ def _flop_backward_per_module(net: nn.Module, step) -> dict[str, float]:
 def snn_comparison() -> list[tuple[str, str, float, float, float]]:
     """(layer, type, syops backward ACs, syops backward MACs, FlopCounterMode backward MACs), per sample,
     for one SGD step of the conv → IF → Linear net on binary events (T = 4, B = 3)."""
-    import syops
     from spikingjelly.activation_based import functional
-
     from training_models import binary_batches, snn
+
+    import syops
 
     ((x, target),) = binary_batches()
     samples = x.shape[1]
