@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
-from syops import SyopsError
+from syops import SyopsError, __version__
 from syops.export._common import energy_text
+from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
-from .output import emit, emit_rich, note
-from .params import debug_option, quiet_option
+from .files import check_output, output_option, overwrite_option
+from .output import emit, emit_rich, format_for, note
+from .params import debug_option, parse_columns, quiet_option
 
 FORMATS = ("table", "json", "markdown")
 # Compared per layer and in total when both reports have them (memory fields only with a memory model).
@@ -146,27 +147,48 @@ def _signed(metric: str, value: float) -> str:
 
 
 _LAYER_COLUMNS = ("energy_mj", "synops")
+_PARTS = (("a", "A"), ("b", "B"), ("diff", "Δ"), ("pct", "Δ%"))
+# The table's columns (--columns keys) and the order they are left out in on a narrow terminal: the
+# absolute differences, then A's values, the type, B's synops and its change; the layer, B's energy and
+# its change stay.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("layer", "Layer"),
+    ("type", "Type"),
+    *((f"{m.removesuffix('_mj')}_{key}", f"{m} {part}") for m in _LAYER_COLUMNS for key, part in _PARTS),
+)
+DROP_ORDER = ("synops_diff", "energy_diff", "synops_a", "energy_a", "type", "synops_b", "synops_pct")
 
 
-def _rich(result: dict[str, Any]) -> Table:
-    table = Table(title="syops compare: B against A (per sample)", header_style="bold")
-    for header in ("Layer", "Type"):
-        table.add_column(header)
+def _cells(row: dict[str, Any]) -> list[str]:
+    cells = [row["name"] or "(model)", row["type"]]
     for m in _LAYER_COLUMNS:
-        for part in ("A", "B", "Δ", "Δ%"):
-            table.add_column(f"{m} {part}", justify="right")
-    rows = [*result["layers"], {"name": "Total", "type": "", **result["totals"]}]
-    for index, row in enumerate(rows):
-        cells = [row["name"] or "(model)", row["type"]]
-        for m in _LAYER_COLUMNS:
-            change = row.get(m)
-            cells += (
-                [_value(m, change["a"]), _value(m, change["b"]), _signed(m, change["diff"]), _pct(change)]
-                if change
-                else ["", "", "", ""]
-            )
-        table.add_row(*cells, end_section=index == len(rows) - 2)  # a rule above the totals
-    return table
+        change = row.get(m)
+        cells += (
+            [_value(m, change["a"]), _value(m, change["b"]), _signed(m, change["diff"]), _pct(change)]
+            if change
+            else ["", "", "", ""]
+        )
+    return cells
+
+
+def _rich(result: dict[str, Any], columns: list[str] | None = None) -> Any:
+    """The per-layer table, fitted to the console's width (names shown as text, one line per row)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from syops.report_table import Column, FittedTable
+
+    keys = [key for key, _ in COLUMNS]
+    picked = [keys.index(key) for key in columns] if columns else list(range(len(keys)))
+    footers = _cells({"name": "Total", "type": "", **result["totals"]})
+    table = FittedTable(
+        [Column(COLUMNS[i][0], COLUMNS[i][1], footers[i], "left" if i < 2 else "right", name=i == 0) for i in picked],
+        drop_order=DROP_ORDER,
+    )
+    for row in result["layers"]:
+        cells = _cells(row)
+        table.add_row(*(cells[i] for i in picked))
+    return Group(Text("syops compare: B against A (per sample)", style="italic", justify="center"), table)
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -177,17 +199,13 @@ def _markdown(result: dict[str, Any]) -> str:
     header = "| layer | type | " + " | ".join(f"{m} A | {m} B | {m} Δ%" for m in _LAYER_COLUMNS) + " |"
     lines += ["", header, "|" + "---|" * (2 + 3 * len(_LAYER_COLUMNS))]
     for row in result["layers"]:
-        cells = [_md(row["name"] or "(model)"), _md(row["type"])]
+        cells = [markdown_text(row["name"] or "(model)"), markdown_text(row["type"])]
         for m in _LAYER_COLUMNS:
             change = row.get(m)
             cells += [_value(m, change["a"]), _value(m, change["b"]), _pct(change)] if change else ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += _only_lines(result, lambda x: f"- `{x['name'] or '(model)'}` ({x['type']})")
+    lines += _only_lines(result, lambda x: f"- {markdown_code(x['name'] or '(model)')} ({markdown_text(x['type'])})")
     return "\n".join(lines) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _only_lines(result: dict[str, Any], item) -> list[str]:
@@ -207,28 +225,45 @@ def _only_lines(result: dict[str, Any], item) -> list[str]:
     metavar="PCT",
     help="Exit 1 when B's total energy or synops exceed A's by more than PCT percent.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
+@output_option()
+@overwrite_option
+@click.option(
+    "--columns", metavar="KEY,...", help="Table columns, in this order: " + ",".join(k for k, _ in COLUMNS) + "."
+)
 @quiet_option
 @debug_option
 def compare_command(
-    report_a: Path, report_b: Path, max_increase: float | None, fmt: str, output: Path | None, quiet: bool
+    report_a: Path,
+    report_b: Path,
+    max_increase: float | None,
+    fmt: str | None,
+    output: Path | None,
+    overwrite: bool,
+    columns: str | None,
+    quiet: bool,
 ) -> int:
     """Differences of two JSON reports (from `syops profile --format json`), B against A: per layer
     (matched by name and type) and in total, absolute and in %."""
+    check_output(output, inputs=(report_a, report_b), overwrite=overwrite)
+    fmt = format_for(fmt, output, FORMATS)
+    table_columns = parse_columns(columns, COLUMNS)
+    if table_columns is not None and fmt != "table":
+        raise SyopsError(f"--columns picks the columns of the table; --format {fmt} has every field")
     a, b = load_report(report_a), load_report(report_b)
     result = compare_reports(a, b, max_increase)
     result["a"]["file"], result["b"]["file"] = str(report_a), str(report_b)
     if fmt == "json":
-        emit(json.dumps(result, indent=2), output, quiet)
+        emit(json.dumps({"syops_version": __version__, **result}, indent=2), output, quiet)
     elif fmt == "markdown":
-        emit(_markdown(result), output, quiet)
+        emit(_markdown(result), output, quiet, fmt="markdown")
     else:
         from rich.console import Group
         from rich.text import Text
 
-        extra = _only_lines(result, lambda x: f"  {x['name'] or '(model)'} ({x['type']})")
-        emit_rich(Group(_rich(result), Text("\n".join(extra).lstrip("\n"))) if extra else _rich(result), output, quiet)
+        extra = _only_lines(result, lambda x: f"  {visible(x['name'] or '(model)')} ({visible(x['type'])})")
+        table = _rich(result, table_columns)
+        emit_rich(Group(table, Text("\n".join(extra).lstrip("\n"))) if extra else table, output, quiet)
     if not quiet:
         for key in ("timesteps", "input_shape", "energy_model"):
             if result["a"][key] != result["b"][key]:

@@ -9,27 +9,32 @@ import click
 from rich.console import Group
 from rich.table import Table
 
-from syops import PRESETS
+from syops import PRESETS, __version__
 from syops.memory import MEMORY_PRESETS
 
+from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for
 from .params import debug_option, quiet_option
 
 
 @click.command("energy-models")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), help="Output format (default: table).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
 @quiet_option
 @debug_option
-def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> None:
+def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool, quiet: bool) -> None:
     """The energy presets (--energy NAME): cost per AC and per MAC, device overrides, and sources.
 
     A custom model is --energy ac=PJ,mac=PJ[,synop=PJ,neuron=PJ] or a TOML file with those keys. The
     memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
     "none"), dram_above (bytes) and queue_words.
     """
-    if format_for(fmt, output, ("table", "json")) == "json":
+    check_output(output, overwrite=overwrite)
+    fmt = format_for(fmt, output, ("table", "json"))
+    if fmt == "json":
         data = {
+            "syops_version": __version__,
             "energy_models": [m.to_dict() for m in PRESETS.values()],
             "memory_models": [
                 {"name": name, **(m.to_dict() if m is not None else {"source": "compute energy only"})}

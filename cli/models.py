@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import re
 import sys
-from collections.abc import Mapping
+import sysconfig
+import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +47,38 @@ def is_checkpoint(spec: str) -> bool:
     return Path(spec).exists() or spec.endswith(CHECKPOINT_SUFFIXES) or os.sep in spec or "/" in spec
 
 
+@contextlib.contextmanager
+def user_code(doing: str, program: str = "") -> Iterator[None]:
+    """Run the user's code (an import, a factory, a forward pass): its ``sys.exit`` becomes one error
+    line naming where it was called, not syops' exit status. While it runs, ``sys.argv`` holds only
+    ``program`` (the module's name), so a script that parses its arguments at import reads no syops option
+    as its own, and its usage message names it, not syops.
+    KeyboardInterrupt passes through (Ctrl-C aborts as anywhere else)."""
+    argv = sys.argv
+    sys.argv = [program or (argv[0] if argv else "syops")]
+    try:
+        yield
+    except SystemExit as exc:
+        raise SyopsError(f"{_exit_site(exc)} called sys.exit({exc.code!r}) while {doing}; syops stopped") from None
+    finally:
+        sys.argv = argv
+
+
+def _exit_site(exc: SystemExit) -> str:
+    """file:line of the last frame outside Python's own library (argparse's exit is the script's call)."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((stdlib, "<"))]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "user code"
+
+
 def import_attribute(spec: str, what: str) -> Any:
     """The object named by ``package.module:attribute`` (modules in the working directory included)."""
     module_name, _, attribute = spec.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: local modules are importable
     try:
-        module = importlib.import_module(module_name)
+        with user_code(f"importing {module_name} for {what} {spec}", module_name):
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise SyopsError(f"cannot import {module_name!r} for {what} {spec!r}: {exc}") from None
     value: Any = module
@@ -72,7 +100,8 @@ def call_factory(spec: str, kwargs: Mapping[str, Any], what: str = "model") -> A
             raise SyopsError(f"{spec} is not a function, so --kwarg cannot be passed to it")
         return target
     try:
-        return target(**kwargs)
+        with user_code(f"calling {spec} for {what}", spec.partition(":")[0]):
+            return target(**kwargs)
     except SyopsError:
         raise
     except Exception as exc:
@@ -150,7 +179,8 @@ def load(
                     return _zoo_model(arch, kwargs, options, timesteps, seed)[0]
         elif kwargs or options:
             raise SyopsError("--kwarg, --neuron and --step-mode apply to the architecture; give it with --arch")
-        model = load_model(spec, build, trust=trust_checkpoint)
+        with user_code(f"loading {spec}", Path(spec).name):  # full pickle (--trust-checkpoint) runs the file's code
+            model = load_model(spec, build, trust=trust_checkpoint)
         return LoadedModel(model.eval(), Path(spec).name, entry, resolved)
     if arch is not None:
         raise SyopsError("--arch applies to a checkpoint file; MODEL here is a zoo name or module:factory")

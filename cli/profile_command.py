@@ -19,11 +19,13 @@ from syops.events import SPIKE_MODES
 from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
 from syops.memory import resolve_memory
 from syops.profiler import default_memory
-from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation
+from syops.report_table import REPORT_COLUMNS
+from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation, dataloader_length
 
 from . import models
+from .files import IMAGE_SUFFIXES, OutputPath, check_distinct, check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
-from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
+from .params import DEBUG, debug_option, parse_columns, parse_kwargs, parse_shape, quiet_option
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 COUNT = click.IntRange(min=1, max=SIZE_LIMIT - 1)  # time steps, batches: beyond it no tensor is allocatable
@@ -62,7 +64,13 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--no-neuron-updates", is_flag=True, help="Leave neuron updates out of the totals.")
 @click.option("--ignore", "ignore", multiple=True, metavar="TYPE", help="A module type not to count (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
+@click.option(
+    "--columns",
+    metavar="KEY,...",
+    help="Table columns, in this order: " + ",".join(key for key, _, _ in REPORT_COLUMNS) + ".",
+)
 @click.option("--latex-blocks", type=click.IntRange(min=1), metavar="DEPTH", help="LaTeX: one row per block of layers.")
 @click.option("--methods", is_flag=True, help="Print the methods paragraph (the report goes only to --output).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -73,7 +81,7 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
     show_default=True,
     help="Seed of the random init and input.",
 )
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Per-layer energy chart (FILE.png).")
+@click.option("--plot", type=OutputPath(), metavar="FILE", help="Per-layer energy chart (FILE.png, .svg or .pdf).")
 @quiet_option
 @debug_option
 def profile_command(
@@ -99,6 +107,8 @@ def profile_command(
     ignore: tuple[str, ...],
     fmt: str | None,
     output: Path | None,
+    overwrite: bool,
+    columns: str | None,
     latex_blocks: int | None,
     methods: bool,
     device: str,
@@ -113,6 +123,7 @@ def profile_command(
     over --timesteps steps of --dt).
     """
     debug = DEBUG.get()
+    table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
     energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     shape = parse_shape(input_shape)
@@ -122,7 +133,14 @@ def profile_command(
         raise SyopsError("--max-batches limits the batches of --data; without --data there is one batch")
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
+    inputs = [p for p in (model_spec, energy, memory) if p is not None and Path(p).exists()]
+    check_output(output, inputs=inputs, overwrite=overwrite)
+    fmt = format_for(fmt, output, FORMATS)
+    if table_columns is not None and fmt != "table":
+        raise SyopsError(f"--columns picks the columns of the table; --format {fmt} has every field")
     if plot is not None:
+        check_output(plot, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_SUFFIXES, what="--plot", stdout_ok=False)
+        check_distinct(output, plot)
         _plot_directory(plot)  # before the work, as a table printed and then an error would be
     # What factories and models print goes to stderr: stdout carries the report alone (--format json).
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
@@ -150,6 +168,12 @@ def profile_command(
         if encoding == "poisson" and layout is None:
             raise SyopsError("--encoding poisson needs --time-layout TB|BT|loop (and --timesteps) for the spike trains")
         loader, batched_here = _data(data, batch_size) if data is not None else (None, False)
+        if loader is not None and max_batches is None and not quiet and dataloader_length(loader) is None:
+            # An iterable without a length may be endless: say so before the run, not never.
+            note(
+                f"--data {data} has no length, so syops profiles every batch until it ends (an endless "
+                "iterable never does); --max-batches N bounds it"
+            )
         if loader is None:
             shape = shape or loaded.input_shape or (entry.input_shape if entry else None)
             if shape is None:
@@ -165,32 +189,32 @@ def profile_command(
             encoding = encoding or ("direct" if layout else None)
         else:
             inputs = {"input_res": shape}
-        report = profile(
-            model,
-            timesteps=steps,
-            time_layout=layout,  # type: ignore[arg-type]
-            max_batches=max_batches,
-            spike_mode=spike_mode,  # type: ignore[arg-type]
-            skip_zero_weights=skip_zero_weights,
-            count_neuron_updates=not no_neuron_updates,
-            energy=energy_model,
-            memory=memory_model if memory_model is not None else "none",
-            ignore_modules=_ignore_types(model, ignore),
-            seed=seed,
-            progress=loader is not None and not quiet and _stderr_is_terminal(),
-            input_encoding=encoding,  # type: ignore[arg-type]
-            **inputs,
-        )
+        with models.user_code("running the model over its input (its forward pass or its --data)"):
+            report = profile(
+                model,
+                timesteps=steps,
+                time_layout=layout,  # type: ignore[arg-type]
+                max_batches=max_batches,
+                spike_mode=spike_mode,  # type: ignore[arg-type]
+                skip_zero_weights=skip_zero_weights,
+                count_neuron_updates=not no_neuron_updates,
+                energy=energy_model,
+                memory=memory_model if memory_model is not None else "none",
+                ignore_modules=_ignore_types(model, ignore),
+                seed=seed,
+                progress=loader is not None and not quiet and _stderr_is_terminal(),
+                input_encoding=encoding,  # type: ignore[arg-type]
+                **inputs,
+            )
     report.model = loaded.label
     if "dataloader" in inputs and loader is None:  # the seeded random batch made above
         report.inputs.update(kind="random", distribution=random_input_distribution(encoding))  # type: ignore[arg-type]
     if is_secondary_rank():
         return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
-    fmt = format_for(fmt, output, FORMATS)
     if methods:
         emit(report.methods() + "\n", None)  # with --methods the report itself goes only to --output
     if output is not None or not methods:
-        _emit_report(report, fmt, output, quiet, latex_blocks)
+        _emit_report(report, fmt, output, quiet, latex_blocks, table_columns)
     if not quiet:
         _notes(report, model, caught, fmt, debug)
     if plot is not None:
@@ -201,9 +225,13 @@ def profile_command(
             note(f"wrote {plot}")
 
 
-def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None) -> None:
+def _emit_report(
+    report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None, columns: list[str] | None
+) -> None:
     if fmt == "table":
-        emit_rich(report, output, quiet)
+        from rich.console import Group
+
+        emit_rich(Group(report.table(columns), report.summary_text()), output, quiet)
         return
     exports = {
         "json": report.to_json,
@@ -212,7 +240,7 @@ def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_block
         "html": report.to_html,
         "latex": lambda: report.to_latex("block" if latex_blocks else "layer", latex_blocks or 1),
     }
-    emit(exports[fmt](), output, quiet)
+    emit(exports[fmt](), output, quiet, fmt=fmt)
 
 
 def _plot_directory(plot: Path) -> None:

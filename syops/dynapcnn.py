@@ -24,6 +24,7 @@ from typing import Any
 from torch import nn
 
 from .errors import SyopsError
+from .safe_text import visible
 
 KI = 1024
 CORE_KERNEL_MEMORY: tuple[int, ...] = (16 * KI,) * 3 + (32 * KI,) * 2 + (64 * KI,) * 2 + (16 * KI,) * 2
@@ -439,31 +440,39 @@ class DynapcnnReport:
         return json.dumps(self.to_dict(), indent=indent)
 
     def table(self):
-        from rich.table import Table
+        """The per-layer table, fitted to the console's width (see syops.report_table): on a narrow one
+        the theoretical memories, shapes and candidate cores go first; violations are cut, and repeated
+        in full under the table."""
+        from rich.console import Group
+        from rich.text import Text
 
-        table = Table(title=f"{self.model or 'model'} on DYNAP-CNN", header_style="bold", show_footer=True)
+        from .report_table import Column, FittedTable
+
         totals = self.totals
-        for header, footer, justify in (
-            ("Layer", "Total", "left"),
-            ("Type", "", "left"),
-            (
+        columns = [
+            Column("layer", "Layer", "Total", name=True),
+            Column("type", "Type"),
+            Column(
+                "kernel",
                 "Kernel mem (chip / theory)",
                 f"{totals['kernel_memory']} / {totals['kernel_memory_theoretical']}",
                 "right",
             ),
-            (
+            Column(
+                "neuron",
                 "Neuron mem (chip / theory)",
                 f"{totals['neuron_memory']} / {totals['neuron_memory_theoretical']}",
                 "right",
             ),
-            ("Bias", str(totals["bias_memory"]), "right"),
-            ("Input", "", "right"),
-            ("Output", "", "right"),
-            ("Fits cores", "", "left"),
-            ("Core", f"{totals['cores_used']}/{N_CORES}", "right"),
-            ("Violations", "", "left"),
-        ):
-            table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
+            Column("bias", "Bias", str(totals["bias_memory"]), "right"),
+            Column("input", "Input", "", "right"),
+            Column("output", "Output", "", "right"),
+            Column("fits_cores", "Fits cores"),
+            Column("core", "Core", f"{totals['cores_used']}/{N_CORES}", "right"),
+            Column("violations", "Violations", name=True),
+        ]
+        drop = ("input", "output", "fits_cores", "bias", "type", "neuron", "kernel")
+        table = FittedTable(columns, drop_order=drop)
         for layer in self.layers:
             table.add_row(
                 layer.name,
@@ -478,20 +487,24 @@ class DynapcnnReport:
                 "; ".join(layer.violations),
                 style=None if not layer.violations else "red",
             )
-        return table
+        title = Text(f"{visible(self.model or 'model')} on DYNAP-CNN", style="italic", justify="center")
+        return Group(title, table)
 
     def summary_text(self):
         from rich.text import Text
 
         if self.fits:
             cores = ", ".join(f"{layer.name}→{layer.core}" for layer in self.layers)
-            text = Text(f"Fits DYNAP-CNN: {cores}.", style="green")
+            text = Text(visible(f"Fits DYNAP-CNN: {cores}."), style="green")
         else:
             text = Text("Does not fit DYNAP-CNN.", style="red")
         for message in self.violations:
-            text.append(f"\n{message}", style="red")
+            text.append(f"\n{visible(message)}", style="red")
+        for layer in self.layers:  # in full here: the table cuts them to its width
+            for message in layer.violations:
+                text.append(f"\n{visible(layer.name)}: {visible(message)}", style="red")
         for note in self.notes:
-            text.append(f"\nNote: {note}", style="yellow")
+            text.append(f"\nNote: {visible(note)}", style="yellow")
         return text
 
     def __rich__(self):

@@ -120,6 +120,7 @@ class CountingSession:
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
+        self.nonfinite: list[str] = []  # modules with a NaN or infinite parameter (read at collect)
         self.parameter_sizes: dict[int, int] = {}
         self.declared: list[DeclaredNeuron] = []  # the neuron layers and the layout each states
         self.seen: list[SeenNeuron] | None = None  # what the neurons saw in the call being observed
@@ -506,9 +507,27 @@ class CountingSession:
                 if p is not None
             }
             extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
-        raw_input = bool(extras[0]) if extras else False
+            # A NaN or infinite weight makes every spike count after it meaningless (a NaN membrane never
+            # crosses a threshold): one flag per module, read in the same transfer.
+            checked = [
+                (info.name or "(model)", [p for p in info.module._parameters.values() if _checkable(p)])
+                for info in self.infos.values()
+            ]
+            checked = [(name, params) for name, params in checked if params]
+            flags = [torch.stack([~torch.isfinite(p).all() for p in params]).any() for _, params in checked]
+            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), [*extra, *flags], memory)
+        raw_input = bool(extras[0]) if extra else False
+        self.nonfinite = [name for (name, _), flag in zip(checked, extras[len(extra) :], strict=True) if flag]
         return list(zip(rows, counts, strict=True)), raw_input, inexact
+
+
+def _checkable(p: Tensor | None) -> bool:
+    return (
+        p is not None
+        and p.is_floating_point()
+        and not isinstance(p, nn.parameter.UninitializedTensorMixin)
+        and p.numel() > 0
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -210,6 +210,9 @@ def _run_and_report(
         if group is not None:
             group.close()
     notes = [timing.PER_CALL_NOTE] if per_call else []
+    if session.nonfinite:
+        notes.append(nonfinite_note(session.nonfinite))
+        warnings.warn(notes[-1], stacklevel=3)
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
         warnings.warn(RAW_INPUT_NOTE, stacklevel=3)  # the caller of syops.profile
@@ -236,6 +239,15 @@ def _run_and_report(
     )
     warn_unsupported(report, session, stacklevel=3)  # the caller of syops.profile
     return report
+
+
+def nonfinite_note(modules: list[str]) -> str:
+    shown = ", ".join(modules[:5]) + (f" and {len(modules) - 5} more" if len(modules) > 5 else "")
+    return (
+        f"the model has NaN or infinite parameters (in {shown}): its activations are NaN or infinite, a NaN "
+        "membrane never crosses a threshold, so the spike rates and event counts after them say nothing about "
+        "the trained model"
+    )
 
 
 def finish_report(

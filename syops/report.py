@@ -10,17 +10,18 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from ._version import __version__
 from .energy import EnergyModel
 from .events import accumulator_dtype
 from .memory import MemoryModel
+from .safe_text import markdown_text, spreadsheet_text, visible
 from .traffic import ACCESS_KINDS
 from .units import human, percent
 
@@ -305,9 +306,10 @@ class Report:
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for layer in self.layers:
+            # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
             values = {name: getattr(layer, name) for name in LAYER_FIELDS}
             row = flatten(values) | (flatten_phases(layer.phases) if training else {})
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
         return buffer.getvalue()
 
     def to_markdown(self) -> str:
@@ -316,13 +318,14 @@ class Report:
                 return ""
             if isinstance(value, float):
                 return f"{value:.6g}"
-            return str(value).replace("|", "\\|")
+            return markdown_text(value)
 
         layer_fields, total_fields = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
         lines = [
-            f"**{self.model}**: input {list(self.input_shape)}, timesteps {self.timesteps}, samples {self.samples}, "
-            f"energy model {self.energy_model.name} (AC {self.energy_model.e_ac_pj} pJ, MAC "
-            f"{self.energy_model.e_mac_pj} pJ), memory model {self._memory_text()}, syops {self.syops_version}",
+            f"**{markdown_text(self.model)}**: input {list(self.input_shape)}, timesteps {self.timesteps}, "
+            f"samples {self.samples}, energy model {markdown_text(self.energy_model.name)} "
+            f"(AC {self.energy_model.e_ac_pj} pJ, MAC {self.energy_model.e_mac_pj} pJ), "
+            f"memory model {markdown_text(self._memory_text())}, syops {self.syops_version}",
             "",
             "| " + " | ".join(layer_fields) + " |",
             "|" + "|".join("---" for _ in layer_fields) + "|",
@@ -358,48 +361,12 @@ class Report:
         return methods_paragraph(self)
 
     # -- rendering --------------------------------------------------------------------------------
-    def table(self) -> Table:
-        view = " per time step" if self.per_timestep_view else ""
-        table = Table(
-            title=f"{self.model}: per-sample costs{view} (T={self.timesteps}, {self.samples} sample(s), "
-            f"{self.energy_model.name}, memory {self._memory_text()})",
-            show_footer=True,
-            header_style="bold",
-            footer_style="bold",
-        )
-        totals = self.totals
-        columns = [
-            ("Layer", "Total", "left"),
-            ("Type", "", "left"),
-            ("Params", human(totals["params"]), "right"),
-            ("Dense MACs", human(totals["dense_macs"]), "right"),
-            ("ACs", human(totals["acs"]), "right"),
-            ("MACs", human(totals["macs"]), "right"),
-            ("SynOps", human(totals["synops"]), "right"),
-            ("In events", "", "right"),
-            ("Spike rate", percent(self.mean_spike_rate), "right"),
-            ("Compute", _energy_text(totals["compute_energy_mj"]), "right"),
-            ("Memory", _energy_text(totals["memory_energy_mj"]) if self.memory_model else "–", "right"),
-            ("Energy", _energy_text(totals["energy_mj"]), "right"),
-        ]
-        for header, footer, justify in columns:
-            table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
-        for layer in self.layers:
-            table.add_row(
-                layer.name or "(model)",
-                layer.type,
-                human(layer.params),
-                human(layer.dense_macs),
-                human(layer.acs),
-                human(layer.macs),
-                human(layer.synops),
-                percent(layer.input_event_rate),
-                percent(layer.output_spike_rate),
-                _energy_text(layer.compute_energy_mj),
-                _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
-                _energy_text(layer.energy_mj),
-            )
-        return table
+    def table(self, columns: Sequence[str] | None = None) -> Any:
+        """The per-layer table (a rich renderable that fits the console it is printed in, one line per
+        row; see syops.report_table), with the ``columns`` chosen or all of them."""
+        from .report_table import report_table
+
+        return report_table(self, columns)
 
     def _memory_text(self) -> str:
         return "none" if self.memory_model is None else self.memory_model.name
@@ -437,9 +404,9 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
-        text = Text("; ".join(parts) + ".")
+        text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
         for note in self.notes:
-            text.append(f"\nNote: {note}", style="yellow")
+            text.append(f"\nNote: {visible(note)}", style="yellow")
         return text
 
     def __rich__(self) -> Group:

@@ -259,7 +259,7 @@ class Profiler:
     # -- results ------------------------------------------------------------------------------------
     def report(self) -> Report:
         """The per-sample report of every call seen so far (callable again, inside the block or after)."""
-        from .profiler import RAW_INPUT_NOTE, build_report, finish_report
+        from .profiler import RAW_INPUT_NOTE, build_report, finish_report, nonfinite_note
 
         session = self._session
         if session is None or self._calls == 0:
@@ -278,6 +278,9 @@ class Profiler:
             notes.append(timing.PER_CALL_NOTE)
         if self._raised:
             notes.append(RAISED_NOTE.format(n=self._raised))
+        if session.nonfinite:
+            notes.append(nonfinite_note(session.nonfinite))
+            warnings.warn(notes[-1], stacklevel=2)
         if raw_input:
             notes.append(RAW_INPUT_NOTE)
         report = build_report(

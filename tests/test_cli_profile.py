@@ -182,7 +182,7 @@ def test_output_file_and_format_from_suffix(tmp_path):
     for name, check in (
         ("r.json", lambda text: json.loads(text)["totals"]["params"] == tiny_params()),
         ("r.csv", lambda text: text.startswith(",".join(flat_fields(LAYER_FIELDS)))),
-        ("r.md", lambda text: text.startswith("**")),
+        ("r.md", lambda text: text.startswith("<!-- written by syops ") and text.splitlines()[1].startswith("**")),
         ("r.txt", lambda text: "Total" in text and "\x1b[" not in text),
     ):
         result = invoke(*args, "-o", str(tmp_path / name))

@@ -390,3 +390,15 @@ def test_a_net_mixing_frameworks_reads_t_from_all_its_neurons():
     assert report.timesteps == T and report.samples == B
     with pytest.raises(SyopsError, match="contradicts"):
         syops.profile(model, inputs=x, time_layout="BT")
+
+
+def test_nan_weights_are_said_not_priced_silently():
+    model = multi_step_net()
+    with torch.no_grad():
+        model[0].weight[0, 0, 0, 0] = float("nan")
+    x = batches(1)[0][0]
+    with pytest.warns(UserWarning, match="NaN or infinite parameters"):
+        report = syops.profile(model, inputs=x, time_layout="TB")
+    assert any("NaN or infinite parameters (in 0)" in n for n in report.notes)
+    clean = syops.profile(multi_step_net(), inputs=x, time_layout="TB")
+    assert not any("NaN" in n for n in clean.notes)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
+from ..safe_text import visible
 from ..training.phases import methods_sentence
 from ._common import memory_model, per_what, pj, shape_text
 
@@ -36,7 +37,8 @@ def methods_paragraph(report: Report) -> str:
             f"Modules without a counting rule ({', '.join(report.unsupported)}) were counted only through "
             "the torch operations they call."
         )
-    return " ".join(s for s in sentences if s)
+    # one paragraph of plain text: a newline or an escape sequence in a name is shown, not obeyed
+    return visible(" ".join(s for s in sentences if s))
 
 
 def _scope(report: Report) -> str:
