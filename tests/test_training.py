@@ -482,3 +482,14 @@ def test_profiler_training_detaches_on_exception():
         net(_binary_input()).sum().backward()
         1 / 0  # noqa: B018
     _no_hooks_left(net, opt)
+
+
+def test_every_export_of_a_training_report_renders():
+    from rich.console import Console
+
+    net, x = _snn(), _binary_input()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    report = _profiled_step(net, x, opt)
+    assert "Conv2d" in report.to_html() and "Conv2d" in report.to_markdown() and report.to_latex()
+    Console(file=__import__("io").StringIO()).print(report)
+    assert report.neurobench()["synaptic_operations"]
