@@ -84,6 +84,29 @@ def flatten(values: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+_PHASE_KEYS = ("acs", "macs", "energy_mj", "compute_energy_mj", "memory_energy_mj")
+
+
+def _per_step(values: Any, t: int) -> Any:
+    """A training phase's counts divided by T (its ``params`` kept)."""
+    if isinstance(values, dict):
+        return {k: (v if k == "params" else _per_step(v, t)) for k, v in values.items()}
+    return values / t if isinstance(values, (int, float)) and not isinstance(values, bool) else values
+
+
+def phase_columns() -> list[str]:
+    """CSV columns of a training step's layer: ``backward.acs``, ..., ``update.memory_energy_mj``."""
+    return [f"{phase}.{key}" for phase in ("backward", "update") for key in _PHASE_KEYS]
+
+
+def flatten_phases(phases: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        f"{phase}.{key}": None if phases is None else phases[phase][key]
+        for phase in ("backward", "update")
+        for key in _PHASE_KEYS
+    }
+
+
 @dataclass
 class LayerStats:
     """One row: a module, or an op (``type`` = 'add', 'matmul'...) attributed to its innermost module."""
@@ -124,6 +147,9 @@ class LayerStats:
     # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
     spike_map: Any = field(default=None, repr=False, compare=False)
     updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
+    # A training step's backward and update of this row ({"backward": {...}, "update": {...}}, each with the
+    # totals' keys, per sample; syops.training), or None for an inference profile.
+    phases: dict[str, Any] | None = None
 
     @property
     def firing_rate_map(self) -> Any:
@@ -134,7 +160,10 @@ class LayerStats:
         return self.spike_map.to(accumulator_dtype(self.spike_map.device)) / self.updates_per_neuron
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LAYER_FIELDS}
+        values = {name: getattr(self, name) for name in LAYER_FIELDS}
+        if self.phases is not None:
+            values["phases"] = self.phases
+        return values
 
 
 def _energy_text(mj: float) -> str:
@@ -164,6 +193,11 @@ class Report:
     # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
     inputs: dict[str, Any] = field(default_factory=dict)
     counting: dict[str, Any] = field(default_factory=dict)
+    # A training step (syops.Profiler(backward=True)): {"forward", "backward", "update"} each with the
+    # totals' keys, their energy summed per sample, and the bytes autograd saved per sample; None otherwise.
+    phases: dict[str, dict[str, Any]] | None = None
+    training_energy_mj: float | None = None
+    saved_for_backward_bytes: float | None = None
 
     # -- reading ----------------------------------------------------------------------------------
     @property
@@ -238,9 +272,18 @@ class Report:
                 values["memory"] = {kind: count / t for kind, count in layer.memory.items()}
             if layer.memory_energy_by_kind_mj is not None:
                 values["memory_energy_by_kind_mj"] = {k: mj / t for k, mj in layer.memory_energy_by_kind_mj.items()}
+            if layer.phases is not None:
+                values["phases"] = _per_step(layer.phases, t)
             return replace(layer, **values)
 
-        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True)
+        training = {}
+        if self.phases is not None:
+            training = {
+                "phases": _per_step(self.phases, t),
+                "training_energy_mj": self.training_energy_mj / t,
+                "saved_for_backward_bytes": self.saved_for_backward_bytes,  # a footprint: not per step
+            }
+        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True, **training)
 
     # -- exports ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +303,9 @@ class Report:
             },
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
+            "phases": self.phases,
+            "training_energy_mj": self.training_energy_mj,
+            "saved_for_backward_bytes": self.saved_for_backward_bytes,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -274,12 +320,15 @@ class Report:
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS), lineterminator="\n")
+        training = self.phases is not None  # a training step: each layer's backward.* and update.* columns
+        fields = flat_fields(LAYER_FIELDS) + (phase_columns() if training else [])
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for layer in self.layers:
             # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
-            values = flatten(layer.to_dict()).items()
-            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in values})
+            values = {name: getattr(layer, name) for name in LAYER_FIELDS}
+            row = flatten(values) | (flatten_phases(layer.phases) if training else {})
+            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
         return buffer.getvalue()
 
     def to_markdown(self) -> str:

@@ -49,7 +49,12 @@ class Profiler:
     one-line ``SyopsError``); ``energy``, ``memory``, ``spike_mode``, ``skip_zero_weights``,
     ``count_neuron_updates``, ``ignore_modules`` and ``custom_rules`` mean what they mean to
     ``syops.profile``. Leaving the block removes every hook, mode and flag syops set, and undoes nothing
-    the user's code did."""
+    the user's code did.
+
+    ``backward=True`` also counts the backward passes the user's code runs in the block, and with
+    ``optimizer=`` (SGD, Adam, AdamW) its ``step()`` calls (syops.training): the report then carries
+    ``phases`` (forward, backward, update), ``training_energy_mj`` and ``saved_for_backward_bytes``. No
+    gradient and no parameter changes."""
 
     def __init__(
         self,
@@ -65,6 +70,8 @@ class Profiler:
         count_neuron_updates: bool = True,
         ignore_modules: Sequence[type] = (),
         custom_rules: Mapping[type, Rule | Callable] | None = None,
+        backward: bool = False,
+        optimizer: Any = None,
     ) -> None:
         from .profiler import _as_rule, default_memory
 
@@ -92,6 +99,16 @@ class Profiler:
         self.rules = {cls: _as_rule(rule) for cls, rule in validate.check_custom_rules(custom_rules).items()}
         self.energy_model = resolve_energy(energy)
         self.memory_model = default_memory(self.energy_model) if memory is None else resolve_memory(memory)
+        # A training step (syops.training): the backward passes and optimizer steps of the block, counted.
+        if optimizer is not None and not backward:
+            raise SyopsError("optimizer= counts a training step's updates: it needs backward=True")
+        if backward:
+            from .training.optimizers import check_optimizer
+
+            if optimizer is not None:
+                check_optimizer(optimizer)
+        self.backward, self.optimizer = bool(backward), optimizer
+        self._training: Any = None
         self._session: CountingSession | None = None
         self._recorder: neurobench.ConnectionRecorder | None = None
         self._squeeze: list[nn.Module] = []
@@ -123,17 +140,36 @@ class Profiler:
         session.on_call = self._on_call
         session.after_call = self._after_call
         session.__enter__()
+        training = None
         try:
             recorder.__enter__()
+            if self.backward:
+                from .training import TrainingRecorder
+
+                training = TrainingRecorder(
+                    self.model,
+                    self.optimizer,
+                    spike_mode=self.spike_mode,
+                    skip_zero_weights=self.skip_zero_weights,
+                    ignore_modules=self.ignore,
+                    custom_rules=self.rules,
+                )
+                training.attach()
         except BaseException:
-            session.__exit__(None, None, None)
+            try:
+                recorder.__exit__(None, None, None)
+            finally:
+                session.__exit__(None, None, None)
             raise
+        self._training = training
         self._session, self._recorder, self._active = session, recorder, True
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._active = False
         try:
+            if self._training is not None:
+                self._training.detach()  # counts kept for report()
             if self._recorder is not None:
                 self._recorder.__exit__(*exc)
         finally:
@@ -275,6 +311,14 @@ class Profiler:
             skip_zero_weights=self.skip_zero_weights,
             inexact=inexact,
         )
+        if self._training is not None:
+            from .training.phases import attach_to_report, training_figures
+
+            params = {(layer.name, layer.type): layer.params for layer in report.layers}
+            figures = training_figures(
+                self._training, max(int(samples), 1), self.energy_model, self.memory_model, params
+            )
+            attach_to_report(report, figures, self.optimizer)
         warn_unsupported(report, session, stacklevel=2)
         if raw_input:
             warnings.warn(RAW_INPUT_NOTE, stacklevel=2)

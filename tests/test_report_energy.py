@@ -28,6 +28,9 @@ TOP_KEYS = [
     "counting",
     "totals",
     "layers",
+    "phases",  # a training step's forward / backward / update; null for inference
+    "training_energy_mj",
+    "saved_for_backward_bytes",
 ]
 
 

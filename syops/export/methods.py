@@ -8,6 +8,7 @@ from typing import Any
 from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
 from ..safe_text import visible
+from ..training.phases import methods_sentence
 from ._common import memory_model, per_what, pj, shape_text, word_width_text
 
 # The access prices the memory models use (syops.memory): (KiB, pJ per 64-bit access).
@@ -29,6 +30,7 @@ def methods_paragraph(report: Report) -> str:
         _neurons(report),
         _energy(report),
         _memory(report),
+        methods_sentence(report),
     ]
     if report.unsupported:
         sentences.append(
