@@ -7,22 +7,23 @@ import contextlib
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from rich.table import Table
-from torch import nn
 
-import syops
-from syops import SyopsError, resolve_energy
-from syops.memory import resolve_memory
-from syops.profiler import default_memory
+from syops import SyopsError
 
-from . import models
+from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
 from .params import debug_option, parse_kwargs, parse_shape, quiet_option
 from .profile_command import COUNT, SEED, _data, _device
+
+if TYPE_CHECKING:  # torch loads when a step runs, not when --help is read
+    import torch
+    from rich.table import Table
+    from torch import nn
+
+    import syops
 
 FORMATS = ("table", "json", "csv")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -47,7 +48,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 @click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
 @click.option("--memory", metavar="NAME|FILE", help="Memory model: sram-45nm (default), sram-45nm-noreuse, none, FILE.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random init and input.")
 @quiet_option
@@ -72,6 +74,7 @@ def train_step_command(
     memory: str | None,
     fmt: str | None,
     output: Path | None,
+    overwrite: bool,
     device: str,
     seed: int,
     quiet: bool,
@@ -82,10 +85,20 @@ def train_step_command(
     else the mean square of the output (averaged over the time steps first). A random batch is seeded
     (--seed) and repeated over --timesteps.
     """
+    import syops
+    from syops import resolve_energy
+    from syops.memory import resolve_memory
+    from syops.profiler import default_memory
+
+    from . import models
+
     energy_model = resolve_energy(energy)
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     if data is not None and input_shape is not None:
         raise SyopsError("--input-shape is not used with --data (the data gives the shape); leave one out")
+    inputs = [p for p in (model_spec, energy, memory) if p is not None and Path(p).exists()]
+    check_output(output, inputs=inputs, overwrite=overwrite)
+    fmt = format_for(fmt, output, FORMATS)
     target_device = _device(device)
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
@@ -127,7 +140,6 @@ def train_step_command(
             opt.step()
         report = prof.report()
     report.model = loaded.label
-    fmt = format_for(fmt, output, FORMATS)
     if fmt == "table":
         emit_rich(phase_table(report), output, quiet)
     else:
@@ -138,6 +150,8 @@ def train_step_command(
 
 
 def _first_batch(data, batch_size, shape, loaded, timesteps, layout, seed) -> tuple[torch.Tensor, Any]:
+    import torch
+
     if data is not None:
         loader, _ = _data(data, batch_size)
         batch = next(iter(loader), None)
@@ -159,6 +173,8 @@ def _first_batch(data, batch_size, shape, loaded, timesteps, layout, seed) -> tu
 
 
 def _optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
+    import torch
+
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise SyopsError("the model has no parameter that requires grad: nothing to train")
@@ -171,6 +187,9 @@ def _optimizer(name: str, model: nn.Module, lr: float, momentum: float, weight_d
 
 
 def _loss(out: Any, target: Any, layout: str | None) -> torch.Tensor:
+    import torch
+    from torch import nn
+
     if isinstance(out, (tuple, list)):
         out = out[0]
     if not isinstance(out, torch.Tensor):
@@ -186,6 +205,8 @@ def _loss(out: Any, target: Any, layout: str | None) -> torch.Tensor:
 
 def phase_table(report: syops.Report) -> Table:
     """The three phases side by side, per sample."""
+    from rich.table import Table
+
     phases = report.phases or {}
     table = Table(title=f"{report.model}: one training step, per sample ({report.samples} samples)")
     for column in ("phase", "ACs", "MACs", "compute (mJ)", "memory (mJ)", "energy (mJ)"):

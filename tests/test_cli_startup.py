@@ -43,7 +43,7 @@ def _help(*args: str) -> tuple[dict, str, float]:
 
 
 def test_commands_are_the_known_ones():
-    assert COMMANDS == ["compare", "dynapcnn", "energy-models", "profile", "zoo"]
+    assert COMMANDS == ["compare", "dynapcnn", "energy-models", "profile", "train-step", "zoo"]
 
 
 @pytest.mark.parametrize("command", ["", *COMMANDS])
