@@ -75,3 +75,17 @@ def test_zoo_document_says_what_each_ratio_divides():
         assert sentence in zoo.DOCUMENT_HEAD
     checked_in = (README.parent / "model_zoo_results.md").read_text(encoding="utf-8")
     assert checked_in.startswith(zoo.DOCUMENT_HEAD)  # the file's explanation is the generator's
+
+
+def _blocks_with_output() -> list[tuple[str, str]]:
+    text = README.read_text(encoding="utf-8")
+    return re.findall(r"```python\n((?:(?!```).)*)```\n\nprints\n\n```\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_blocks_with_output())))
+def test_python_blocks_print_what_the_readme_says(index, capsys):
+    """Each README example followed by "prints" prints exactly that (its figures are measured, not typed)."""
+    pytest.importorskip("spikingjelly")
+    code, printed = _blocks_with_output()[index]
+    _run(code, {"__name__": "readme"})
+    assert capsys.readouterr().out == printed
