@@ -18,6 +18,7 @@ from syops import SyopsError, __version__
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
+from .compare_training import compare_steps, step_difference, step_lines
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
 from .params import debug_option, parse_columns, quiet_option
@@ -147,6 +148,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | 
         "b": _context(b),
         "differences": context_differences(a, b),  # said before the numbers: they may explain them
         "totals": totals,
+        "training": compare_steps(a, b, _is_number, difference),
         "layers": layers,
         "only_in_a": [{"name": k[0], "type": k[1]} for k in keyed_a if k not in keyed_b],
         "only_in_b": [{"name": k[0], "type": k[1]} for k in keyed_b if k not in keyed_a],
@@ -202,7 +204,8 @@ def context_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         if ta == tb:
             ta, tb = f"{ta} (its values)", f"{tb} (other values)"
         out.append(f"the reports differ in {label}: {ta} (A), {tb} (B)")
-    return out
+    step = step_difference(a, b)
+    return [*out, step] if step else out
 
 
 def _both(a: dict[str, Any], b: dict[str, Any], metric: str) -> bool:
@@ -290,6 +293,8 @@ def _markdown(result: dict[str, Any]) -> str:
             cells += [_value(m, change["a"]), _value(m, change["b"]), _pct(change)] if change else ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += _only_lines(result, lambda x: f"- {markdown_code(x['name'] or '(model)')} ({markdown_text(x['type'])})")
+    steps = step_lines(result["training"], _value, _pct)
+    lines += ["", steps[0], "", *(f"- {line.strip()}" for line in steps[1:])] if steps else []
     return "\n".join(lines) + "\n"
 
 
@@ -354,6 +359,9 @@ def compare_command(
         parts.append(_rich(result, table_columns))
         if extra:
             parts.append(Text("\n".join(extra).lstrip("\n")))
+        steps = step_lines(result["training"], _value, _pct)
+        if steps:
+            parts.append(Text("\n".join(steps)))
         emit_rich(Group(*parts), output, quiet)
     meaning = [s.split(":")[0].removeprefix("the reports differ in ") for s in result["differences"]]
     meaning = [m for m in meaning if m not in ("model", "syops version")]

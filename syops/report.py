@@ -358,7 +358,9 @@ class Report:
             "|" + "|".join("---" for _ in total_fields) + "|",
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
-        return "\n".join(lines) + "\n"
+        from .export.phase_tables import phases_markdown
+
+        return "\n".join(lines + phases_markdown(self)) + "\n"
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per layer with every field of ``to_dict()``'s layers (``memory.*``

@@ -39,6 +39,7 @@ from .html_sections import (
     silent_layers,
     subject,
 )
+from .html_training import training_section
 from .methods import methods_paragraph
 
 COLOURS = {"AC": "#4c72b0", "MAC": "#dd8452", "memory": "#55a868", "rate": "#8172b3"}
@@ -86,6 +87,7 @@ def report_html(report: Report, title: str | None = None) -> str:
         _totals(report),
         ratios(report),
         silent_layers(report),
+        training_section(report),
         f"<h2>Energy per layer ({escape(per_what(report))})</h2>",
         _energy_chart(report),
         "<h2>Compute and memory energy per layer, log scale</h2>",

@@ -25,6 +25,7 @@ from ._common import (
     shape_text,
     word_width_text,
 )
+from .phase_tables import phases_latex
 
 GRANULARITIES = ("layer", "block")
 
@@ -255,6 +256,7 @@ def report_latex(report: Report, granularity: str = "layer", block_depth: int = 
     total_cells = [cell(total) for _, _, cell in columns]  # type: ignore[operator]
     total_cells[1] = ""
     lines += [r"\midrule", " & ".join(total_cells) + r" \\", r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += phases_latex(report, f"{label or _label(report)}-phases")
     return "\n".join(lines) + "\n"
 
 
