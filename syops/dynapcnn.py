@@ -409,6 +409,22 @@ class DynapcnnLayerReport:
     violations: list[str]
 
 
+def layer_cells(layer: DynapcnnLayerReport) -> list[str]:
+    """A layer's row as the tables show it (terminal and notebook alike)."""
+    return [
+        layer.name,
+        layer.type,
+        f"{layer.kernel_memory} / {layer.kernel_memory_theoretical}",
+        f"{layer.neuron_memory} / {layer.neuron_memory_theoretical}",
+        str(layer.bias_memory),
+        "×".join(map(str, layer.input_shape)),
+        "×".join(map(str, layer.output_shape)),
+        ",".join(map(str, layer.fits_cores)) or "none",
+        "-" if layer.core is None else str(layer.core),
+        "; ".join(layer.violations),
+    ]
+
+
 @dataclass
 class DynapcnnReport:
     fits: bool
@@ -486,19 +502,7 @@ class DynapcnnReport:
         drop = ("input", "output", "fits_cores", "bias", "type", "neuron", "kernel")
         table = FittedTable(columns, drop_order=drop)
         for layer in self.layers:
-            table.add_row(
-                layer.name,
-                layer.type,
-                f"{layer.kernel_memory} / {layer.kernel_memory_theoretical}",
-                f"{layer.neuron_memory} / {layer.neuron_memory_theoretical}",
-                str(layer.bias_memory),
-                "×".join(map(str, layer.input_shape)),
-                "×".join(map(str, layer.output_shape)),
-                ",".join(map(str, layer.fits_cores)) or "none",
-                "-" if layer.core is None else str(layer.core),
-                "; ".join(layer.violations),
-                style=None if not layer.violations else "red",
-            )
+            table.add_row(*layer_cells(layer), style=None if not layer.violations else "red")
         title = Text(f"{visible(self.model or 'model')} on DYNAP-CNN", style="italic", justify="center")
         return Group(title, table)
 

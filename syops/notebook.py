@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SyopsError
 from .report import LAYER_FIELDS, Report, flat_fields
+from .report_table import count_cells
 from .traffic import ACCESS_KINDS
 from .units import human, percent
 
@@ -79,17 +80,7 @@ def report_html(report: Report) -> str:
     head += ["Compute", "Memory", "Energy"] if priced else ["Energy"]
     rows = []
     for layer in report.layers:
-        row = [
-            layer.name or "(model)",
-            layer.type,
-            human(layer.params),
-            human(layer.dense_macs),
-            human(layer.acs),
-            human(layer.macs),
-            human(layer.synops),
-            percent(layer.input_event_rate),
-            percent(layer.output_spike_rate),
-        ]
+        row = count_cells(layer)
         if priced:
             row += [energy_text(layer.compute_energy_mj), energy_text(layer.memory_energy_mj)]
         rows.append([*row, energy_text(layer.energy_mj)])
@@ -169,24 +160,12 @@ def report_dataframe(report: Report) -> Any:
 
 # -- DynapcnnReport -------------------------------------------------------------------------------------------
 def dynapcnn_html(report: DynapcnnReport) -> str:
+    from .dynapcnn import layer_cells
+
     totals = report.totals
     head = ["Layer", "Type", "Kernel mem (chip / theory)", "Neuron mem (chip / theory)", "Bias"]
     head += ["Input", "Output", "Fits cores", "Core", "Violations"]
-    rows = [
-        [
-            layer.name,
-            layer.type,
-            f"{layer.kernel_memory} / {layer.kernel_memory_theoretical}",
-            f"{layer.neuron_memory} / {layer.neuron_memory_theoretical}",
-            str(layer.bias_memory),
-            "×".join(map(str, layer.input_shape)),
-            "×".join(map(str, layer.output_shape)),
-            ",".join(map(str, layer.fits_cores)) or "none",
-            "-" if layer.core is None else str(layer.core),
-            "; ".join(layer.violations),
-        ]
-        for layer in report.layers
-    ]
+    rows = [layer_cells(layer) for layer in report.layers]
     foot = [
         "Total",
         "",

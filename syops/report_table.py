@@ -195,6 +195,23 @@ def shown_layers(layers: Sequence[Any], limit: int = TABLE_ROW_LIMIT) -> tuple[l
     return [layers[i] for i in sorted(keep)], [layer for i, layer in enumerate(layers) if i not in keep]
 
 
+def count_cells(layer: Any) -> list[str]:
+    """A layer's name, type and counts as the tables show them (terminal and notebook alike)."""
+    from .units import human, percent
+
+    return [
+        layer.name or "(model)",
+        layer.type,
+        human(layer.params),
+        human(layer.dense_macs),
+        human(layer.acs),
+        human(layer.macs),
+        human(layer.synops),
+        percent(layer.input_event_rate),
+        percent(layer.output_spike_rate),
+    ]
+
+
 def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
     """The per-layer table of ``report`` (a rich renderable: the title, then the rows), with the
     ``columns`` chosen (keys of REPORT_COLUMNS, in that order) or all of them."""
@@ -229,15 +246,7 @@ def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
     layers, rest = shown_layers(report.layers)
     for layer in layers:
         cells = (
-            layer.name or "(model)",
-            layer.type,
-            human(layer.params),
-            human(layer.dense_macs),
-            human(layer.acs),
-            human(layer.macs),
-            human(layer.synops),
-            percent(layer.input_event_rate),
-            percent(layer.output_spike_rate),
+            *count_cells(layer),
             energy_text(layer.compute_energy_mj),
             energy_text(layer.memory_energy_mj) if priced else "–",
             energy_text(layer.energy_mj),

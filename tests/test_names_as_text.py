@@ -10,10 +10,10 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
 import pytest
 from click.testing import CliRunner
+from latex_tools import compile_tables
 from report_fixtures import spiking_report, with_memory
 from rich.console import Console
 
@@ -186,24 +186,10 @@ def test_latex_compiles_whatever_the_names(tmp_path):
     report.model = "Слой τ_mem\n\n层1\x00"
     report.energy_model = EnergyModel(name="e\n\nτ", e_ac_pj=0.9, e_mac_pj=4.6, source="Слой\x00 source")
     report.memory_model = dataclasses.replace(report.memory_model, name="m\n\nΩ")
-    (tmp_path / "layers.tex").write_text(report.to_latex(), encoding="utf-8")
-    (tmp_path / "blocks.tex").write_text(report.to_latex(granularity="block"), encoding="utf-8")
     # only what the output says it needs: booktabs
     assert "needs \\usepackage{booktabs}" in report.to_latex()
-    (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n"
-        "\\begin{document}\n\\input{layers.tex}\n\\input{blocks.tex}\n\\end{document}\n"
-    )
-    run = subprocess.run(
-        [ENGINE, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:]
-    log = (tmp_path / "doc.log").read_text(errors="replace")
+    tables = {"layers": report.to_latex(), "blocks": report.to_latex(granularity="block")}
+    log = compile_tables(ENGINE, tmp_path, tables)
     assert "Missing character" not in log
 
 

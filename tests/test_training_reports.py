@@ -7,10 +7,10 @@ import json
 import math
 import re
 import shutil
-import subprocess
 
 import pytest
 import torch
+from latex_tools import compile_tables
 
 pytest.importorskip("spikingjelly")
 
@@ -62,20 +62,7 @@ def test_markdown_and_latex_carry_the_phase_table(step_report):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_the_latex_of_a_training_step_compiles(step_report, tmp_path):
-    (tmp_path / "step.tex").write_text(step_report.to_latex(), encoding="utf-8")
-    (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]{geometry}\n"
-        "\\begin{document}\n\\input{step.tex}\n\\end{document}\n"
-    )
-    run = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:]
+    compile_tables(shutil.which("pdflatex"), tmp_path, {"step": step_report.to_latex()})
 
 
 def _two_steps(tmp_path):

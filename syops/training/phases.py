@@ -19,12 +19,15 @@ from torch import Tensor
 
 from ..energy import EnergyModel
 from ..memory import MemoryModel
+from ..report import TOTAL_FIELDS
 from ..traffic import ACCESS_KINDS
 from .costs import Cost
 from .optimizers import update_rule
 from .recorder import Key, TrainingRecorder
 
 PHASES = ("forward", "backward", "update")
+# The totals' fields a phase sums over its rows (the ANN baseline and params are not sums of rows).
+SUMMED = tuple(f for f in TOTAL_FIELDS if f not in ("params", "ann_energy_mj", "ann_compute_energy_mj", "memory"))
 
 
 @dataclass
@@ -115,16 +118,7 @@ def price_row(
 def sum_rows(rows: list[dict[str, Any]], params: int, memory: MemoryModel | None) -> dict[str, Any]:
     """A phase's totals: the sums of its rows."""
     total: dict[str, Any] = {"params": int(params)}
-    for name in (
-        "dense_macs",
-        "acs",
-        "macs",
-        "synops",
-        "neuron_updates",
-        "energy_mj",
-        "compute_energy_mj",
-        "memory_energy_mj",
-    ):
+    for name in SUMMED:
         total[name] = math.fsum(row[name] for row in rows)
     total["ann_energy_mj"] = total["ann_compute_energy_mj"] = None
     memories = [row["memory"] for row in rows if row["memory"] is not None]
