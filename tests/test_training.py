@@ -493,3 +493,27 @@ def test_every_export_of_a_training_report_renders():
     assert "Conv2d" in report.to_html() and "Conv2d" in report.to_markdown() and report.to_latex()
     Console(file=__import__("io").StringIO()).print(report)
     assert report.neurobench()["synaptic_operations"]
+
+
+def test_bench_tscaling_measures_the_cpu_peak_of_the_step():
+    """bench/training_tscaling.py's CPU peak: the step leaves the gradients (one word per parameter) held,
+    the peak is at least that, and the RSS growth is measured (docs/training.md's T table)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    done = subprocess.run(
+        [sys.executable, "bench/training_tscaling.py", "--peak-on-cpu", "1", "--size", "48"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )
+    peak = json.loads(done.stdout.strip().splitlines()[-1])
+    gradients = 46_758_048  # spiking_resnet18's 11,689,512 parameters, fp32
+    assert peak["held_after"] >= gradients
+    assert peak["peak_allocated"] >= peak["held_after"]
+    assert peak["rss_growth"] > 0
