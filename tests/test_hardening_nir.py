@@ -373,3 +373,28 @@ def test_a_cycle_of_stateless_nodes_runs_one_step_late():
     )
     y = syops.nir.to_torch(g)(torch.ones(3, 1, 3))
     assert y[:, 0, 0].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [np.array([b"in", b"fc"]), np.array([[b"in", b"fc", b"out"]]), np.array([[1, 2]])],
+    ids=["one-dimensional", "triples", "numbers"],
+)
+def test_edges_that_are_not_pairs_of_names(tmp_path, edges):
+    """A 1-D edges dataset was read as the edge 105 -> 110 (the bytes of "in"); triples raised ValueError."""
+    path = tmp_path / "edges.nir"
+    write_graph(path)
+    replace(path, "node/edges", data=edges)
+    with pytest.raises(SyopsError) as error:
+        syops.profile(path, timesteps=2)
+    one_line(error, "not a pair of node names")
+
+
+def test_a_float64_parameter_beyond_float32_is_refused(tmp_path):
+    """1e300 became inf in float32 without a word."""
+    path = tmp_path / "overflow.nir"
+    write_graph(path)
+    replace(path, "node/nodes/fc/weight", data=np.full((3, 4), 1e300))
+    with pytest.raises(SyopsError) as error:
+        syops.profile(path, timesteps=2)
+    one_line(error, "NIR node 'fc': weight holds 1e+300, beyond float32")

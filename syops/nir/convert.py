@@ -150,7 +150,7 @@ def _build(graph: Any, dt: float | None, name: str, top: bool, names: dict[str, 
         if k not in PORTS:
             _claim(names, where, f"{name}[{node_name!r}]" if name else repr(node_name))
         kinds[node_name] = k
-    plan = schedule(name, kinds, [(str(a), str(b)) for a, b in graph.edges])
+    plan = schedule(name, kinds, limits.edges(graph.edges, where_graph))
     shape = _input_shape(graph.nodes[plan.input], f"the Input {plan.input!r} of {where_graph}")
     if shape is None:
         raise SyopsError(f"the Input {plan.input!r} of {where_graph} has no shape")

@@ -76,7 +76,7 @@ def _stored(group: Any) -> StoredNode:
     node_type = _value(group["type"])
     if node_type == "NIRGraph":
         nodes = {name: _stored(child) for name, child in _members(group["nodes"])}
-        edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge) for edge in group["edges"][()]]
+        edges = group["edges"][()]  # pairs of names, checked when the graph is built (limits.edges)
         return StoredNode(node_type, {"nodes": nodes, "edges": edges})
     return StoredNode(node_type, {k: _value(v) for k, v in group.items() if k not in ("type", "metadata")})
 

@@ -140,10 +140,28 @@ def check_parameters(node: Any, where: str) -> None:
                     f"NIR node {where!r}: {name} holds {bad.size} non-finite value(s) ({float(bad.reshape(-1)[0])}); "
                     "a NaN or infinite parameter gives no meaningful count"
                 )
+        if array.dtype.kind == "f" and array.dtype.itemsize > 4 and array.size:
+            largest = max(abs(float(array.max())), abs(float(array.min())))
+            if largest > float(np.finfo(np.float32).max):
+                raise SyopsError(f"NIR node {where!r}: {name} holds {largest:g}, beyond float32 (syops runs float32)")
         if name in POSITIVE and array.size and not (array > 0).all():
             raise SyopsError(f"NIR node {where!r}: {name} must be > 0 (a time constant), got {float(array.min())}")
         if name in NON_NEGATIVE and array.size and not (array >= 0).all():
             raise SyopsError(f"NIR node {where!r}: {name} must be >= 0, got {float(array.min())}")
+
+
+def edges(value: Any, where: str) -> list[tuple[str, str]]:
+    """A graph's edges as (source, target) names: pairs of strings (bytes as a file stores them)."""
+    pairs = []
+    for edge in value if isinstance(value, (list, tuple, np.ndarray)) else [value]:
+        ends = list(edge) if isinstance(edge, (list, tuple, np.ndarray)) else None
+        if ends is None or len(ends) != 2 or not all(isinstance(e, (str, bytes)) for e in ends):
+            raise SyopsError(f"{where} has an edge {_short(edge)}, not a pair of node names")
+        try:
+            pairs.append(tuple(e.decode() if isinstance(e, bytes) else str(e) for e in ends))
+        except UnicodeDecodeError:
+            raise SyopsError(f"{where} has an edge {_short(edge)} whose names are not UTF-8") from None
+    return pairs  # type: ignore[return-value]
 
 
 def check_probe(input_shape: tuple[int, ...], what: str) -> None:
