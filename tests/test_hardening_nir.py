@@ -398,3 +398,39 @@ def test_a_float64_parameter_beyond_float32_is_refused(tmp_path):
     with pytest.raises(SyopsError) as error:
         syops.profile(path, timesteps=2)
     one_line(error, "NIR node 'fc': weight holds 1e+300, beyond float32")
+
+
+def test_the_probe_sizes_every_nodes_output_before_it_runs(tmp_path, small_machine):
+    """A 1×1 conv with padding 20000 turns an 8×8 Input into 64 × 40008² floats (409 GB) per step: sized
+    from the conv's arguments and refused before any of it is allocated."""
+    conv = nir.Conv2d(
+        input_shape=np.array([8, 8]),
+        weight=np.ones((64, 1, 1, 1), np.float32),
+        stride=1,
+        padding=20000,
+        dilation=1,
+        groups=1,
+        bias=np.zeros(64, np.float32),
+    )
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([1, 8, 8])), "c": conv, "out": nir.Output(np.array([64, 40008, 40008]))},
+        edges=[("in", "c"), ("c", "out")],
+    )
+    path = tmp_path / "padding.nir"
+    nir.write(path, g)
+    with pytest.raises(SyopsError) as error:
+        syops.profile(path, timesteps=2)
+    one_line(error, "NIR node 'c' (Conv2d): its output [1, 64, 40008, 40008] needs 382 GiB")
+
+
+def test_a_long_delay_checks_its_state(small_machine):
+    """delay / dt = 2**30 steps: the state of the last inputs would be 2**30 × 3 floats (12 GiB)."""
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "d": nir.Delay(np.full(3, 1.0, np.float32)),
+        "out": nir.Output(np.array([3])),
+    }
+    g = nir.NIRGraph(nodes=nodes, edges=[("in", "d"), ("d", "out")])
+    with pytest.raises(SyopsError) as error:
+        syops.nir.to_torch(g, dt=2.0**-30)
+    one_line(error, "NIR node 'd' (Delay): its state (the last inputs) [1073741824, 1, 3] needs 12 GiB")

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..errors import SyopsError
 from ..validate import check_bytes
+from .modules import OutputTooBig
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ class GraphStep(nn.Module):
                     value, new_states[node] = module(value, states.get(node))
                 else:
                     value = module(value)
+            except OutputTooBig as exc:
+                raise SyopsError(f"{self._describe(node)} ({type(module).__name__}): {exc}") from None
             except SyopsError:
                 raise
             except Exception as exc:

@@ -23,6 +23,7 @@ TORCH_COPIES = 2
 SPARSE_MIN_BYTES = 16 << 20
 STORED_RATIO = 256
 MAX_DEPTH = 64  # nested graphs
+CPU = torch.device("cpu")
 
 # Node parameters that must be finite numbers, and those that must be > 0 (time constants) or >= 0.
 PARAMETERS = ("weight", "bias", "tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
@@ -165,6 +166,7 @@ def edges(value: Any, where: str) -> list[tuple[str, str]]:
 
 
 def check_probe(input_shape: tuple[int, ...], what: str) -> None:
-    """The zero-input probe (two steps, batch 1) must fit this machine."""
+    """The zero-input probe (two steps, batch 1) must fit this machine; the nodes whose output can outgrow
+    what the file declares (a padded conv, a long delay) check their own before they allocate it."""
     size = 2 * math.prod(input_shape) * 4
-    check_bytes(f"{what}: the zero-input probe of shape {[2, 1, *input_shape]}", size, torch.device("cpu"))
+    check_bytes(f"{what}: the zero-input probe of shape {[2, 1, *input_shape]}", size, CPU)
