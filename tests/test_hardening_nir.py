@@ -420,7 +420,8 @@ def test_the_probe_sizes_every_nodes_output_before_it_runs(tmp_path, small_machi
     nir.write(path, g)
     with pytest.raises(SyopsError) as error:
         syops.profile(path, timesteps=2)
-    one_line(error, "NIR node 'c' (Conv2d): its output [1, 64, 40008, 40008] needs 382 GiB")
+    one_line(error, "NIR node 'c' (Conv2d): its output [1, 64, 40008, 40008], held 4× by the zero-input probe")
+    assert "needs 1.53e+03 GiB" in str(error.value)
 
 
 def test_a_long_delay_checks_its_state(small_machine):
@@ -433,4 +434,5 @@ def test_a_long_delay_checks_its_state(small_machine):
     g = nir.NIRGraph(nodes=nodes, edges=[("in", "d"), ("d", "out")])
     with pytest.raises(SyopsError) as error:
         syops.nir.to_torch(g, dt=2.0**-30)
-    one_line(error, "NIR node 'd' (Delay): its state (the last inputs) [1073741824, 1, 3] needs 12 GiB")
+    one_line(error, "NIR node 'd' (Delay): its state (the last inputs) [1073741824, 1, 3], held 4×")
+    assert "needs 48 GiB" in str(error.value)

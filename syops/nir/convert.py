@@ -206,7 +206,11 @@ def to_torch(graph: Any, dt: float | None = None) -> NIRGraphModule:
     module.eval()
     # Two steps on zeros: every edge, recurrent ones included, checked against the node it reaches.
     limits.check_probe(module.input_shape, f"the NIR graph's Input {module.plan.input!r}")
-    with torch.no_grad():
-        y = module(torch.zeros(2, 1, *module.input_shape))
+    token = m.PROBE_COPIES.set(4)
+    try:
+        with torch.no_grad():
+            y = module(torch.zeros(2, 1, *module.input_shape))
+    finally:
+        m.PROBE_COPIES.reset(token)
     module.output_shape = tuple(y.shape[2:])
     return module

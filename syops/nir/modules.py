@@ -12,6 +12,7 @@ graph runner checks every edge against it.
 
 from __future__ import annotations
 
+import contextvars
 import math
 
 import torch
@@ -25,9 +26,16 @@ class OutputTooBig(SyopsError):
     """A module's output (or state) would not fit this machine; the graph runner adds the node's name."""
 
 
+# While to_torch's zero-input probe runs (two steps, each output kept, then stacked): the copies of a
+# module's output that the run holds at once.
+PROBE_COPIES: contextvars.ContextVar[int] = contextvars.ContextVar("PROBE_COPIES", default=1)
+
+
 def _check_size(what: str, shape: list[int], like: Tensor) -> None:
+    copies = PROBE_COPIES.get()
+    held = f", held {copies}× by the zero-input probe (two steps kept, then stacked)," if copies > 1 else ""
     try:
-        check_bytes(f"{what} {shape}", math.prod(shape) * like.element_size(), like.device)
+        check_bytes(f"{what} {shape}{held}", copies * math.prod(shape) * like.element_size(), like.device)
     except SyopsError as exc:
         raise OutputTooBig(str(exc)) from None
 
