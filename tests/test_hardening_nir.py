@@ -319,12 +319,12 @@ NAN3 = np.full(3, np.nan, np.float32)
 @pytest.mark.parametrize(
     ("graph", "expected"),
     [
-        (lambda: lif_graph(tau=np.zeros(3, np.float32)), "'lif': tau must be > 0 (a time constant), got 0.0"),
+        (lambda: lif_graph(tau=np.zeros(3, np.float32)), "'lif': tau must be > 0 (a time constant), got 0"),
         (lambda: lif_graph(tau=np.full(3, -DT, np.float32)), "'lif': tau must be > 0"),
         (lambda: lif_graph(tau=NAN3), "'lif': tau holds 3 non-finite value(s) (nan)"),
         (lambda: lif_graph(v_threshold=NAN3), "'lif': v_threshold holds 3 non-finite"),
         (lambda: lif_graph(r=np.full(3, np.inf, np.float32)), "'lif': r holds 3 non-finite value(s) (inf)"),
-        (lambda: delay_graph([-DT] * 3), "'d': delay must be >= 0, got"),
+        (lambda: delay_graph([-DT] * 3), "'d': delay must be >= 0, got -0.000976562"),
         (lambda: delay_graph([np.nan] * 3), "'d': delay holds 3 non-finite"),
     ],
     ids=["tau-zero", "tau-negative", "tau-nan", "threshold-nan", "r-inf", "delay-negative", "delay-nan"],

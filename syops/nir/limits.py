@@ -58,7 +58,9 @@ def check_file(group: Any, path: str | os.PathLike) -> None:
     while pending:
         current, where, depth = pending.pop()
         if depth > 2 * MAX_DEPTH + 2:
-            raise SyopsError(f"NIR file {path}: graphs nested more than {MAX_DEPTH} deep (at {_node_of(where)!r})")
+            raise SyopsError(
+                f"NIR file {path}: graphs nested more than {MAX_DEPTH} deep (at {_short(_node_of(where))})"
+            )
         for key in current:
             link = current.get(key, getlink=True)
             inner = f"{where}/{key}" if where else key
@@ -146,9 +148,9 @@ def check_parameters(node: Any, where: str) -> None:
             if largest > float(np.finfo(np.float32).max):
                 raise SyopsError(f"NIR node {where!r}: {name} holds {largest:g}, beyond float32 (syops runs float32)")
         if name in POSITIVE and array.size and not (array > 0).all():
-            raise SyopsError(f"NIR node {where!r}: {name} must be > 0 (a time constant), got {float(array.min())}")
+            raise SyopsError(f"NIR node {where!r}: {name} must be > 0 (a time constant), got {float(array.min()):g}")
         if name in NON_NEGATIVE and array.size and not (array >= 0).all():
-            raise SyopsError(f"NIR node {where!r}: {name} must be >= 0, got {float(array.min())}")
+            raise SyopsError(f"NIR node {where!r}: {name} must be >= 0, got {float(array.min()):g}")
 
 
 def edges(value: Any, where: str) -> list[tuple[str, str]]:
