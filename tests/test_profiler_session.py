@@ -402,3 +402,19 @@ def test_nan_weights_are_said_not_priced_silently():
     assert any("NaN or infinite parameters (in 0)" in n for n in report.notes)
     clean = syops.profile(multi_step_net(), inputs=x, time_layout="TB")
     assert not any("NaN" in n for n in clean.notes)
+
+
+@pytest.mark.parametrize("energy", ["45nm-int8", "45nm-fp16", "45nm-fp32"])
+def test_memory_words_as_wide_as_the_operands_as_in_profile(energy):
+    """The Profiler settles the memory word width from the energy model as syops.profile does (int8: 8-bit
+    words), so the two give the same memory energy for the same calls."""
+    model, data = multi_step_net(), batches(1)
+    x = data[0][0]
+    functional.reset_net(model)
+    alone = syops.profile(model, inputs=x, time_layout="TB", energy=energy)
+    with torch.no_grad(), syops.Profiler(model, time_layout="TB", energy=energy) as prof:
+        functional.reset_net(model)
+        model(x)
+    report = prof.report()
+    assert report.memory_model == alone.memory_model and report.memory_model.bits == alone.energy_model.operand_bits
+    assert report.totals["memory_energy_mj"] == pytest.approx(alone.totals["memory_energy_mj"], rel=1e-12)
