@@ -112,6 +112,9 @@ class LayerStats:
     # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
     spike_map: Any = field(default=None, repr=False, compare=False)
     updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
+    # What the layer's memory traffic was counted from (syops.reprice.LayerCounts), for Report.reprice;
+    # None where it was not kept.
+    counts: Any = field(default=None, repr=False, compare=False)
 
     @property
     def firing_rate_map(self) -> Any:
@@ -152,6 +155,9 @@ class Report:
     # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
     inputs: dict[str, Any] = field(default_factory=dict)
     counting: dict[str, Any] = field(default_factory=dict)
+    # The energy targets after the first (this report's own): the same counts priced by other models
+    # (Report.with_targets; `syops profile --energy A --energy B`).
+    other_targets: list[Report] = field(default_factory=list, repr=False, compare=False)
 
     # -- reading ----------------------------------------------------------------------------------
     @property
@@ -228,9 +234,33 @@ class Report:
 
         return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True)
 
+    # -- other energy targets -----------------------------------------------------------------------
+    def reprice(self, energy: Any = None, memory: Any = None) -> Report:
+        """A new report of the same counts priced by ``energy`` and ``memory`` (what they mean to
+        ``syops.profile``: ``memory=None`` is the energy model's default), without running the model:
+        equal to a fresh profile of the same run with those arguments (see syops.reprice)."""
+        from .reprice import reprice
+
+        return reprice(self, energy, memory)
+
+    def with_targets(self, energies: Any, memory: Any = None) -> Report:
+        """This report priced under each energy model of ``energies`` (with ``memory``, or each its own
+        default memory model): the first target's report, with every target in ``targets``."""
+        from .reprice import with_targets
+
+        return with_targets(self, energies, memory)
+
+    @property
+    def targets(self) -> list[Report]:
+        """Every energy target of a side-by-side report, in the order given (the first is this report);
+        empty for a report of one target."""
+        return [self, *self.other_targets] if self.other_targets else []
+
     # -- exports ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        from .reprice import kept_counts_dict, target_summary
+
+        data: dict[str, Any] = {
             "syops_version": self.syops_version,
             "model": self.model,
             "input_shape": list(self.input_shape),
@@ -241,6 +271,22 @@ class Report:
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
         }
+        if self.targets:
+            data["targets"] = [target_summary(target) for target in self.targets]
+        data["counts"] = kept_counts_dict(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report read back from ``to_dict()`` / ``to_json()``; it can be repriced under any model when
+        its ``counts`` were written (syops.reprice), otherwise only under memory 'none' or its own."""
+        from .reprice import report_from_dict
+
+        return report_from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.from_dict(json.loads(text))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Strict JSON: a non-finite number (NaN, ±inf) is written as null, and a note names its fields."""

@@ -89,6 +89,7 @@ TOP = {
     "memory_model": (dict, type(None)),
     "totals": dict,
     "layers": list,
+    "counts": dict,  # what Report.reprice / Report.from_json need
 }
 MEMORY = {
     k: float for k in ("weight_reads", "bias_reads", "input_reads", "state_reads", "state_writes", "output_writes")

@@ -27,6 +27,7 @@ TOP_KEYS = [
     "memory_model",
     "totals",
     "layers",
+    "counts",  # what Report.reprice / Report.from_json need (docs/energy.md)
 ]
 
 
