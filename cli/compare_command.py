@@ -113,7 +113,47 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | 
         "only_in_b": [{"name": k[0], "type": k[1]} for k in keyed_b if k not in keyed_a],
         "max_increase_pct": max_increase,
         "exceeded": exceeded,
+        "targets": shared_targets(a, b),
     }
+
+
+TARGET_METRICS = ("energy_mj", "compute_energy_mj", "memory_energy_mj", "ann_energy_mj")
+
+
+def _target_key(target: dict[str, Any]) -> str:
+    """``loihi``, or ``45nm-fp32 + sram-45nm`` for a target with a memory model."""
+    energy, memory = target.get("energy_model") or {}, target.get("memory_model")
+    name = str(energy.get("name")) if isinstance(energy, dict) else str(energy)
+    return name if not isinstance(memory, dict) else f"{name} + {memory.get('name')}"
+
+
+def shared_targets(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """The energy targets (`syops profile --energy A --energy B`) both reports carry, in A's order: their
+    energies per sample, B against A."""
+    targets_b = {_target_key(t): t for t in b.get("targets") or [] if isinstance(t, dict)}
+    shared = []
+    for target in a.get("targets") or []:
+        other = targets_b.get(_target_key(target)) if isinstance(target, dict) else None
+        if other is None:
+            continue
+        row: dict[str, Any] = {"target": _target_key(target)}
+        for m in TARGET_METRICS:
+            if _is_number(target.get(m)) and _is_number(other.get(m)):
+                row[m] = difference(target[m], other[m])
+        shared.append(row)
+    return shared
+
+
+def _targets_table(result: dict[str, Any]) -> Table:
+    table = Table(title="Energy per sample on the targets both reports carry", header_style="bold")
+    for header in ("Target", "A", "B", "Δ", "Δ%"):
+        table.add_column(header, justify="left" if header == "Target" else "right")
+    for row in result["targets"]:
+        change = row.get("energy_mj")
+        m = "energy_mj"
+        cells = [_value(m, change["a"]), _value(m, change["b"]), _signed(m, change["diff"]), _pct(change)]
+        table.add_row(row["target"], *(cells if change else ["", "", "", ""]))
+    return table
 
 
 def _context(report: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +223,12 @@ def _markdown(result: dict[str, Any]) -> str:
             cells += [_value(m, change["a"]), _value(m, change["b"]), _pct(change)] if change else ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += _only_lines(result, lambda x: f"- `{x['name'] or '(model)'}` ({x['type']})")
+    if result.get("targets"):
+        lines += ["", "| target | energy A | energy B | Δ | Δ% |", "|---|---:|---:|---:|---:|"]
+        for row in result["targets"]:
+            c, m = row["energy_mj"], "energy_mj"
+            cells = [_md(row["target"]), _value(m, c["a"]), _value(m, c["b"]), _signed(m, c["diff"]), _pct(c)]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -228,7 +274,10 @@ def compare_command(
         from rich.text import Text
 
         extra = _only_lines(result, lambda x: f"  {x['name'] or '(model)'} ({x['type']})")
-        emit_rich(Group(_rich(result), Text("\n".join(extra).lstrip("\n"))) if extra else _rich(result), output, quiet)
+        parts = [_rich(result), *([Text("\n".join(extra).lstrip("\n"))] if extra else [])]
+        if result["targets"]:
+            parts.append(_targets_table(result))
+        emit_rich(Group(*parts) if len(parts) > 1 else parts[0], output, quiet)
     if not quiet:
         for key in ("timesteps", "input_shape", "energy_model"):
             if result["a"][key] != result["b"][key]:

@@ -299,11 +299,16 @@ class Report:
         return json.dumps(data, indent=indent, allow_nan=False)
 
     def to_csv(self) -> str:
+        from .export.targets import targets_csv_columns
+
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS), lineterminator="\n")
+        extra = targets_csv_columns(self)  # a side-by-side report: each target's energy per layer
+        writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS) + extra, lineterminator="\n")
         writer.writeheader()
-        for layer in self.layers:
-            writer.writerow({k: ("" if v is None else v) for k, v in flatten(layer.to_dict()).items()})
+        for index, layer in enumerate(self.layers):
+            row = {k: ("" if v is None else v) for k, v in flatten(layer.to_dict()).items()}
+            row.update({name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)})
+            writer.writerow(row)
         return buffer.getvalue()
 
     def to_markdown(self) -> str:
@@ -332,7 +337,9 @@ class Report:
             "|" + "|".join("---" for _ in total_fields) + "|",
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
-        return "\n".join(lines) + "\n"
+        from .export.targets import targets_markdown
+
+        return "\n".join(lines) + "\n" + targets_markdown(self)
 
     def to_html(self, title: str | None = None) -> str:
         """One self-contained HTML page (inline SVG charts, a sortable table, the methods paragraph)."""
@@ -378,9 +385,13 @@ class Report:
             ("Memory", _energy_text(totals["memory_energy_mj"]) if self.memory_model else "–", "right"),
             ("Energy", _energy_text(totals["energy_mj"]), "right"),
         ]
+        if self.targets:  # side by side: one energy column per target (compute + memory where it has memory)
+            from .export.targets import target_label
+
+            columns[-3:] = [(target_label(t), _energy_text(t.totals["energy_mj"]), "right") for t in self.targets]
         for header, footer, justify in columns:
             table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
             table.add_row(
                 layer.name or "(model)",
                 layer.type,
@@ -391,9 +402,15 @@ class Report:
                 human(layer.synops),
                 percent(layer.input_event_rate),
                 percent(layer.output_spike_rate),
-                _energy_text(layer.compute_energy_mj),
-                _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
-                _energy_text(layer.energy_mj),
+                *(
+                    [_energy_text(t.layers[index].energy_mj) for t in self.targets]
+                    if self.targets
+                    else [
+                        _energy_text(layer.compute_energy_mj),
+                        _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
+                        _energy_text(layer.energy_mj),
+                    ]
+                ),
             )
         return table
 
@@ -434,6 +451,11 @@ class Report:
             f"{human(totals['params'])} parameters",
         ]
         text = Text("; ".join(parts) + ".")
+        if self.targets:
+            from .export.targets import target_lines
+
+            for line in target_lines(self):
+                text.append(f"\n{line}")
         for note in self.notes:
             text.append(f"\nNote: {note}", style="yellow")
         return text

@@ -25,6 +25,7 @@ from ._common import (
     shape_text,
 )
 from .methods import methods_paragraph
+from .targets import targets_html
 
 COLOURS = {"AC": "#4c72b0", "MAC": "#dd8452", "memory": "#55a868", "rate": "#8172b3"}
 LABEL_W, BAR_W, VALUE_W, ROW_H = 260, 520, 90, 18
@@ -69,6 +70,7 @@ def report_html(report: Report, title: str | None = None) -> str:
         _meta(report),
         "<h2>Totals</h2>",
         _totals(report),
+        targets_html(report),  # a side-by-side report (several energy targets); empty otherwise
         f"<h2>Energy per layer ({escape(per_what(report))})</h2>",
         _energy_chart(report),
         "<h2>Output spike rate per neuron layer</h2>",
