@@ -9,13 +9,13 @@ import math
 
 import pytest
 import torch
+from report_fixtures import spiking_cnn
 from torch import nn
 
 import syops
 from syops.energy import PRESETS
 from syops.errors import SyopsError
 from syops.memory import MEMORY_PRESETS
-from tests.report_fixtures import spiking_cnn
 
 # Published costs in pJ, as the papers (via keras-spiking's ModelEnergy) state them.
 SPIKING = {"loihi": (23.6 + 3.5, 81.0), "spinnaker": (13.3e3, 26e3), "spinnaker2": (450.0, 2.19e3)}
