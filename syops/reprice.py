@@ -102,9 +102,10 @@ def _priced_layer(
         timesteps=timesteps,
     )
     if memory is None:
-        accesses, memory_mj, ann_memory_mj = None, 0.0, 0.0
+        accesses, by_kind, memory_mj, ann_memory_mj = None, None, 0.0, 0.0
     elif memory == old_memory:  # the same traffic, already counted and priced
         accesses = None if layer.memory is None else dict(layer.memory)
+        by_kind = None if layer.memory_energy_by_kind_mj is None else dict(layer.memory_energy_by_kind_mj)
         memory_mj, ann_memory_mj = layer.memory_energy_mj, layer.ann_memory_energy_mj
     else:
         if layer.counts is None:
@@ -117,6 +118,7 @@ def _priced_layer(
         c.add_terms_traffic(layer.counts.terms, memory)
         per = 1.0 / samples
         accesses = {kind: getattr(c, kind) * per for kind in ACCESS_KINDS}
+        by_kind = {kind: getattr(c, f"{kind}_pj") * per * 1e-9 for kind in ACCESS_KINDS}
         memory_mj = c.memory_pj * per * 1e-9
         ann_memory_mj = c.ann_memory_pj * per / timesteps * 1e-9
     return replace(
@@ -125,6 +127,7 @@ def _priced_layer(
         compute_energy_mj=compute_mj,
         memory_energy_mj=memory_mj,
         memory=accesses,
+        memory_energy_by_kind_mj=by_kind,
         ann_compute_energy_mj=layer.dense_macs / timesteps * energy.e_mac_pj * 1e-9,
         ann_memory_energy_mj=ann_memory_mj,
     )
@@ -155,6 +158,12 @@ def reprice(report: Report, energy: EnergySpec | None = None, memory: MemorySpec
     counts: equal to a fresh profile of the same run with those arguments. It carries no targets."""
     if report.per_timestep_view:
         raise SyopsError("reprice the per-sample report, then take per_timestep() of the result")
+    if report.phases is not None:
+        # the backward's and update's traffic terms are not kept: their energies could not follow
+        raise SyopsError(
+            "cannot reprice a training step's report (its backward and update are priced when counted); "
+            "give the Profiler the energy and memory models wanted, or reprice an inference report"
+        )
     energy_model, memory_model = resolve_target(energy, memory)
     layers = [
         _priced_layer(
@@ -200,7 +209,13 @@ def target_summary(report: Report) -> dict[str, Any]:
 
 
 # -- JSON: the counts a report read back needs to be repriced (the report's "counts" key) ------------------
-_HIDDEN = ("neuron_updates", "neuron_update_macs", "ann_compute_energy_mj", "ann_memory_energy_mj")
+_HIDDEN = (
+    "neuron_updates",
+    "neuron_update_macs",
+    "ann_compute_energy_mj",
+    "ann_memory_energy_mj",
+    "memory_energy_by_kind_mj",
+)
 
 
 def kept_counts_dict(report: Report) -> dict[str, Any]:
@@ -237,7 +252,8 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             values = {key: row[key] for key in LAYER_FIELDS}
             values.update({key: extra[key] for key in _HIDDEN if key in extra})
             traffic = extra.get("traffic")
-            layers.append(LayerStats(**values, counts=None if traffic is None else LayerCounts.from_dict(traffic)))
+            counts = None if traffic is None else LayerCounts.from_dict(traffic)
+            layers.append(LayerStats(**values, phases=row.get("phases"), counts=counts))
         memory = data["memory_model"]
         report = cls(
             model=data["model"],
@@ -254,6 +270,9 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             per_timestep_view=bool(kept.get("per_timestep_view", False)),
             inputs=dict(kept.get("inputs", {})),
             counting=dict(kept.get("counting", {})),
+            phases=data.get("phases"),
+            training_energy_mj=data.get("training_energy_mj"),
+            saved_for_backward_bytes=data.get("saved_for_backward_bytes"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SyopsError(f"not a syops report (cannot read {exc})") from None

@@ -1,5 +1,5 @@
 """Argument checks of ``syops.profile``: every bad value is refused in one line that names the argument,
-before the model runs (design: bad input gets one clear error, never a traceback or a wrong number)."""
+before the model runs (docs/contract.md §8: bad input gets one clear error, never a traceback or a wrong number)."""
 
 from __future__ import annotations
 
