@@ -155,7 +155,7 @@ def profile_command(
         raise SyopsError("--max-batches limits the batches of --data; without --data there is one batch")
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
-    inputs = [p for p in (model_spec, energy, memory) if p is not None and Path(p).exists()]
+    inputs = [p for p in (model_spec, *energy, memory) if p is not None and Path(p).exists()]
     check_output(output, inputs=inputs, overwrite=overwrite)
     fmt = format_for(fmt, output, FORMATS)
     if table_columns is not None and fmt != "table":

@@ -462,6 +462,11 @@ class Report:
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
         models = f"{self.energy_model.name}, {self._memory_text() if self.memory_model else 'no memory model'}"
+        if self.energy_model.one_pass_ann:  # a conventional device: it runs the ANN; no ratio to itself
+            return (
+                f"Energy {_energy_text(energy)} per sample on {self.energy_model.name}, the architecture run as an "
+                f"ANN once per sample (each MAC and activation at {self.energy_model.e_mac_pj:g} pJ)"
+            )
         if self.memory_model is None:
             line = f"Energy {_energy_text(energy)} per sample, compute only ({models})"
             if ann_compute:
@@ -489,6 +494,8 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
+        if self.targets:  # each target on its line, against one baseline
+            parts[0] = f"Energy per sample on {len(self.targets)} targets"
         text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
         if self.targets:
             from .export.targets import target_lines

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .energy import EnergyModel, resolve_energy
 from .errors import SyopsError
-from .memory import MemoryModel, resolve_memory
+from .memory import MemoryModel, resolve_memory, with_word_bits
 from .slots import Counts
 from .traffic import ACCESS_KINDS, TERM_KINDS, TrafficTerm
 
@@ -77,7 +77,8 @@ def resolve_target(energy: EnergySpec | None, memory: MemorySpec) -> tuple[Energ
     from .profiler import default_memory
 
     energy_model = resolve_energy("45nm-fp32" if energy is None else energy)
-    return energy_model, default_memory(energy_model) if memory is None else resolve_memory(memory)
+    memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
+    return energy_model, with_word_bits(memory_model, energy_model.operand_bits)  # as a profile settles it
 
 
 def _priced_layer(

@@ -67,8 +67,14 @@ def test_table_has_a_column_and_a_line_per_target(alone):
     header = next(line for line in out.splitlines() if "Layer" in line)
     for label in ["loihi", "spinnaker2", "gpu", "45nm-fp32 + sram"]:
         assert label in header
-    for label in LABELS:
-        assert any(line.startswith(f"{label}: Energy") for line in out.splitlines()), label
+    from syops.export._common import energy_text
+
+    for name, label in zip(TARGETS, LABELS, strict=True):
+        energy = energy_text(alone[name]["totals"]["energy_mj"])
+        assert any(line.startswith(f"{label}: {energy} per sample") for line in out.splitlines()), label
+    assert any(
+        line.startswith("ANN baseline: the same architecture as an ANN once per sample") for line in out.splitlines()
+    )
 
 
 def test_csv_has_each_targets_energy_per_layer(alone):
@@ -85,7 +91,8 @@ def test_markdown_latex_html_carry_the_targets(alone, tmp_path):
     latex = profile(*energy_args(), "--format", "latex").stdout
     header = next(line for line in latex.splitlines() if line.startswith("Layer &"))
     assert [h.split(" (")[0] for h in header.rstrip(" \\").split(" & ")[-4:]] == LABELS
-    assert "Davies et al." in latex and "Höppner et al." in latex and "Degnan, Marr and Hasler" in latex
+    # (LaTeX is written in ASCII: the umlaut as its accent command)
+    assert "Davies et al." in latex and 'H\\"{o}ppner et al.' in latex and "Degnan, Marr and Hasler" in latex
     page = profile(*energy_args(), "--format", "html").stdout
     assert page.count('class="target-bar"') == len(TARGETS) + 1  # and the 45 nm ANN baseline
     for name in TARGETS:

@@ -181,7 +181,8 @@ def test_without_kept_counts_reprice_says_why():
         return {k: v for k, v in r.to_dict().items() if k != "counts"}
 
     assert without_counts(report.reprice("loihi", "none")) == without_counts(_dense(energy="loihi", memory="none"))
-    assert without_counts(report.reprice("45nm-int8", "sram-45nm")) == without_counts(_dense(energy="45nm-int8"))
+    # the same memory model and word width (int32 operands are 32 bits wide, as fp32 ones)
+    assert without_counts(report.reprice("45nm-int32", "sram-45nm")) == without_counts(_dense(energy="45nm-int32"))
 
 
 def test_reprice_refuses_a_per_timestep_view_and_a_bad_target():
@@ -192,3 +193,26 @@ def test_reprice_refuses_a_per_timestep_view_and_a_bad_target():
         report.reprice("tpu")
     with pytest.raises(SyopsError, match="list"):
         report.with_targets("loihi")
+
+
+def test_a_training_step_is_refused_in_one_line_and_reads_back_whole():
+    pytest.importorskip("spikingjelly")
+    from test_training import _binary_input, _profiled_step, _snn
+
+    net, x = _snn(), _binary_input()
+    report = _profiled_step(net, x, torch.optim.SGD(net.parameters(), lr=0.1))
+    with pytest.raises(SyopsError, match="cannot reprice a training step's report"):
+        report.reprice("loihi")
+    back = syops.Report.from_json(report.to_json())
+    assert back.phases == report.phases and back.training_energy_mj == report.training_energy_mj
+    assert back.saved_for_backward_bytes == report.saved_for_backward_bytes
+    assert [layer.phases for layer in back.layers] == [layer.phases for layer in report.layers]
+
+
+def test_memory_energy_by_kind_follows_the_memory_model():
+    """The HTML report's memory breakdown: a repriced report's energy by access kind is a fresh profile's."""
+    report = _spiking()
+    for memory in ("sram-45nm-noreuse", "none"):
+        fresh = _spiking(memory=memory)
+        priced = report.reprice("45nm-fp32", memory)
+        assert [x.memory_energy_by_kind_mj for x in priced.layers] == [x.memory_energy_by_kind_mj for x in fresh.layers]
