@@ -18,6 +18,7 @@ from syops import SyopsError, __version__
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
+from .compare_targets import shared_targets, targets_markdown, targets_table
 from .compare_training import compare_steps, step_difference, step_lines
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
@@ -154,6 +155,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], max_increase: float | 
         "only_in_b": [{"name": k[0], "type": k[1]} for k in keyed_b if k not in keyed_a],
         "max_increase_pct": max_increase,
         "exceeded": exceeded,
+        "targets": shared_targets(a, b, _is_number, difference),
     }
 
 
@@ -293,6 +295,7 @@ def _markdown(result: dict[str, Any]) -> str:
             cells += [_value(m, change["a"]), _value(m, change["b"]), _pct(change)] if change else ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += _only_lines(result, lambda x: f"- {markdown_code(x['name'] or '(model)')} ({markdown_text(x['type'])})")
+    lines += targets_markdown(result, _value, _signed, _pct)
     steps = step_lines(result["training"], _value, _pct)
     lines += ["", steps[0], "", *(f"- {line.strip()}" for line in steps[1:])] if steps else []
     return "\n".join(lines) + "\n"
@@ -359,6 +362,8 @@ def compare_command(
         parts.append(_rich(result, table_columns))
         if extra:
             parts.append(Text("\n".join(extra).lstrip("\n")))
+        if result["targets"]:
+            parts.append(targets_table(result, _value, _signed, _pct))
         steps = step_lines(result["training"], _value, _pct)
         if steps:
             parts.append(Text("\n".join(steps)))

@@ -25,6 +25,11 @@ from .params import debug_option, quiet_option
 def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool, quiet: bool) -> None:
     """The energy presets (--energy NAME): cost per AC and per MAC, device overrides, and sources.
 
+    Spiking devices (loihi, spinnaker, spinnaker2) price each synaptic event and neuron update;
+    conventional devices (cpu, gpu, arm) run the model as an ANN once per sample and price each MAC of
+    that pass and each activation (one per neuron). Device costs include their memory: their default
+    --memory is none.
+
     A custom model is --energy ac=PJ,mac=PJ[,synop=PJ,neuron=PJ] or a TOML file with those keys. The
     memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
     "none"), dram_above (bytes) and queue_words.
@@ -57,6 +62,16 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for model in PRESETS.values():
+        if model.one_pass_ann:  # a conventional device: the one-pass ANN's MACs and activations
+            table.add_row(
+                model.name,
+                "-",
+                f"{model.e_mac_pj:g}",
+                "- (runs as an ANN)",
+                f"{model.e_neuron_update_pj:g}",
+                model.source,
+            )
+            continue
         table.add_row(
             model.name,
             f"{model.e_ac_pj:g}",

@@ -56,7 +56,13 @@ def profile(model: nn.Module, **kwargs: Any):
 @click.option("--max-batches", type=COUNT, help="Profile at most this many batches of --data.")
 @click.option("--encoding", type=click.Choice(ENCODINGS), help="Present a static input repeated or rate coded.")
 @click.option("--dt", type=float, help="NIR graph: the time step, in the unit of its time constants.")
-@click.option("--energy", default="45nm-fp32", show_default=True, help="PRESET, FILE.toml or ac=PJ,mac=PJ.")
+@click.option(
+    "--energy",
+    multiple=True,
+    default=("45nm-fp32",),
+    show_default=True,
+    help="PRESET, FILE.toml or ac=PJ,mac=PJ; repeat for several targets side by side (one energy column each).",
+)
 @click.option(
     "--memory",
     metavar="NAME|FILE",
@@ -102,7 +108,7 @@ def profile_command(
     max_batches: int | None,
     encoding: str | None,
     dt: float | None,
-    energy: str,
+    energy: tuple[str, ...],
     memory: str | None,
     spike_mode: str,
     skip_zero_weights: bool,
@@ -139,7 +145,8 @@ def profile_command(
 
     debug = DEBUG.get()
     table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
-    energy_model = resolve_energy(energy)  # a bad preset fails before a model is built
+    energy_models = [resolve_energy(e) for e in energy]  # a bad preset fails before a model is built
+    energy_model = energy_models[0]
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
     shape = parse_shape(input_shape)
     if shape is not None and data is not None:
@@ -148,7 +155,7 @@ def profile_command(
         raise SyopsError("--max-batches limits the batches of --data; without --data there is one batch")
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
-    inputs = [p for p in (model_spec, energy, memory) if p is not None and Path(p).exists()]
+    inputs = [p for p in (model_spec, *energy, memory) if p is not None and Path(p).exists()]
     check_output(output, inputs=inputs, overwrite=overwrite)
     fmt = format_for(fmt, output, FORMATS)
     if table_columns is not None and fmt != "table":
@@ -224,6 +231,8 @@ def profile_command(
     report.model = loaded.label
     if "dataloader" in inputs and loader is None:  # the seeded random batch made above
         report.inputs.update(kind="random", distribution=random_input_distribution(encoding))  # type: ignore[arg-type]
+    if len(energy_models) > 1:  # the same counts priced on every target, without running the model again
+        report = report.with_targets(energy_models, memory=memory)  # each its own memory model unless --memory
     if is_secondary_rank():
         return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
     if methods:

@@ -21,7 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .accumulate import Counts
 
-_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "step_spikes")]
+_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "traffic_terms", "step_spikes")]
 
 
 class ExactShardSampler(DistributedSampler):
@@ -136,6 +136,7 @@ def all_reduce_results(group: Group, keyed: dict[tuple, Counts], samples: int, f
         counts = Counts(**{name: rows[index][i] for i, name in enumerate(_SUMMED)})
         counts.calls = int(counts.calls)
         counts.neurons = int(neurons[index]) or None
+        counts.traffic_terms = None  # each rank's terms stay on that rank: no repricing of a merged report
         local = keyed.get(key)
         if counts.neurons:
             spike_map = local.spike_map if local is not None and local.spike_map is not None else None

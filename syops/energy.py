@@ -11,6 +11,15 @@ Presets and their sources:
   spike across a tile (27.1 pJ per synaptic event); a neuron update costs 81 pJ. Operations Loihi does
   not perform as synaptic events or neuron updates (a dense first layer, norms) are costed with the
   45 nm fp32 figures.
+- ``spinnaker``, ``spinnaker2``: S. Höppner et al., "Dynamic power management for neuromorphic many-core
+  systems", IEEE TCAS-I 66(8), 2019 (the figures keras-spiking's ModelEnergy uses): 13.3 nJ per
+  synaptic event and 26 nJ per neuron update on the first SpiNNaker, 450 pJ and 2.19 nJ on the
+  SpiNNaker 2 prototype; other operations as ``loihi``.
+- ``cpu``, ``gpu``, ``arm``: B. Degnan, B. Marr and J. Hasler, "Assessing trends in performance per
+  watt for signal processing applications", IEEE TVLSI 24(1):58-66, 2016 (via keras-spiking): 8.6 nJ,
+  0.3 nJ and 0.9 nJ per MAC. A conventional device (``one_pass_ann``) runs the architecture as an ANN
+  once per sample: it pays each MAC of that one-pass ANN (the dense MACs ÷ T) and each activation (one
+  per neuron, the neuron updates ÷ T) at that one cost, whatever the spikes were.
 
 ``operand_bits`` is how wide the model's operands are (fp32 and int32 32, fp16 16, int8 8; a custom
 model 32 unless it says ``bits``): memory words are that wide unless the memory model states its own.
@@ -36,14 +45,32 @@ class EnergyModel:
     e_synop_pj: float | None = None  # cost of a synaptic event; None: an AC
     e_neuron_update_pj: float | None = None  # None: an AC (IF) or a MAC (leaky)
     source: str = ""
+    # A conventional device: the model runs as an ANN once per sample; every MAC of that pass costs
+    # e_mac_pj and every activation (one per neuron) e_neuron_update_pj, the spiking counts aside.
+    one_pass_ann: bool = False
     operand_bits: int = 32  # width of an operand; memory words are as wide unless the memory model says
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def layer_energy_mj(self, acs: float, macs: float, synops: float, nu_acs: float, nu_macs: float) -> float:
+    def layer_energy_mj(
+        self,
+        acs: float,
+        macs: float,
+        synops: float,
+        nu_acs: float,
+        nu_macs: float,
+        *,
+        dense_macs: float = 0.0,
+        timesteps: int = 1,
+    ) -> float:
         """Energy of counts where ``acs`` includes ``synops`` and ``nu_acs`` and ``macs`` includes
-        ``nu_macs`` (neuron updates already added to the totals, or zero when they are not counted)."""
+        ``nu_macs`` (neuron updates already added to the totals, or zero when they are not counted).
+        A conventional device (``one_pass_ann``) prices the one-pass ANN instead: ``dense_macs`` ÷ T MACs
+        and the counted neuron updates ÷ T activations."""
+        if self.one_pass_ann:
+            e_act = self.e_mac_pj if self.e_neuron_update_pj is None else self.e_neuron_update_pj
+            return (dense_macs / timesteps * self.e_mac_pj + (nu_acs + nu_macs) / timesteps * e_act) * 1e-9
         e_syn = self.e_ac_pj if self.e_synop_pj is None else self.e_synop_pj
         e_nu_ac = self.e_ac_pj if self.e_neuron_update_pj is None else self.e_neuron_update_pj
         e_nu_mac = self.e_mac_pj if self.e_neuron_update_pj is None else self.e_neuron_update_pj
@@ -58,6 +85,8 @@ class EnergyModel:
 
 
 _HOROWITZ = "Horowitz, ISSCC 2014 (45 nm)"
+_HOPPNER = "Höppner et al., IEEE TCAS-I 66(8), 2019"
+_DEGNAN = "Degnan, Marr and Hasler, IEEE TVLSI 24(1), 2016"
 PRESETS: dict[str, EnergyModel] = {
     m.name: m
     for m in (
@@ -74,8 +103,43 @@ PRESETS: dict[str, EnergyModel] = {
             source="Davies et al., IEEE Micro 2018, Table 1: synaptic op 23.6 pJ + tile hop 3.5 pJ; "
             "neuron update 81 pJ; other ops at 45nm-fp32",
         ),
+        EnergyModel(
+            "spinnaker",
+            0.9,
+            4.6,
+            e_synop_pj=13300.0,
+            e_neuron_update_pj=26000.0,
+            source=f"{_HOPPNER}: SpiNNaker 13.3 nJ per synaptic event, 26 nJ per neuron update; other ops at 45nm-fp32",
+        ),
+        EnergyModel(
+            "spinnaker2",
+            0.9,
+            4.6,
+            e_synop_pj=450.0,
+            e_neuron_update_pj=2190.0,
+            source=f"{_HOPPNER}: SpiNNaker 2 450 pJ per synaptic event, 2.19 nJ per neuron update; other ops "
+            "at 45nm-fp32",
+        ),
+        *(
+            EnergyModel(
+                name,
+                pj,
+                pj,
+                e_neuron_update_pj=pj,
+                one_pass_ann=True,
+                source=f"{_DEGNAN}: {chip} {pj / 1000:g} nJ per MAC; run as an ANN once per sample, each MAC "
+                "and each activation at that cost",
+            )
+            for name, pj, chip in (
+                ("cpu", 8600.0, "CPU (Intel i7-4960X)"),
+                ("gpu", 300.0, "GPU (Nvidia GTX Titan Black)"),
+                ("arm", 900.0, "ARM Cortex-A"),
+            )
+        ),
     )
 }
+SPIKING_DEVICES: tuple[str, ...] = ("loihi", "spinnaker", "spinnaker2")
+CONVENTIONAL_DEVICES: tuple[str, ...] = ("cpu", "gpu", "arm")
 DEFAULT_ENERGY = "45nm-fp32"
 
 _KEYS = {
@@ -107,11 +171,18 @@ def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
     for key, value in values.items():
         if key in ("name", "source"):
             continue
+        if key == "one_pass_ann":  # a conventional device: the model priced as a one-pass ANN
+            if not isinstance(value, bool):
+                raise SyopsError(f"energy model one_pass_ann={value!r} must be true or false")
+            fields[key] = value
+            continue
         if key in _WIDTH_KEYS:
             fields["operand_bits"] = _operand_bits(key, value)
             continue
         if key not in _KEYS:
-            raise SyopsError(f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ), bits")
+            raise SyopsError(
+                f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ), bits, one_pass_ann"
+            )
         if _KEYS[key] in fields:
             raise SyopsError(f"energy cost {key} is given twice (as {key} and under another name)")
         if isinstance(value, bool):

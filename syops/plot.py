@@ -41,6 +41,8 @@ def energy_split(report: Report) -> list[EnergySplit]:
 
 def _split(layer: LayerStats, report: Report) -> EnergySplit:
     model = report.energy_model
+    if model.one_pass_ann:  # a conventional device prices the one-pass ANN: all MACs (and activations)
+        return EnergySplit(layer.name or "(model)", layer.type, 0.0, layer.compute_energy_mj, layer.memory_energy_mj)
     counted = report.count_neuron_updates
     nu_macs = layer.neuron_update_macs if counted else 0.0
     nu_acs = (layer.neuron_updates - layer.neuron_update_macs) if counted else 0.0
@@ -52,8 +54,9 @@ def _split(layer: LayerStats, report: Report) -> EnergySplit:
 
 def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Path:
     """Write a horizontal stacked bar chart of per-layer energy (AC, MAC and memory parts) to ``path`` (any
-    format matplotlib writes: .png, .svg, .pdf). Layers without energy are left out; beyond
-    ``max_layers`` only the most costly are drawn."""
+    format matplotlib writes: .png, .svg, .pdf); a report with several targets gets a chart of their
+    energy per sample above it (one bar each, the 45 nm ANN baseline beside them). Layers without energy
+    are left out; beyond ``max_layers`` only the most costly are drawn."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -66,9 +69,16 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
         rows = [row for i, row in enumerate(rows) if i in keep]
     labels = [_plain(f"{row.name} ({row.type})") for row in rows]
     height = max(2.5, 0.25 * len(rows) + 1.5)
-    figure = Figure(figsize=(9, height), layout="constrained")
+    bars_height = 0.35 * (len(report.targets) + 1) + 1.5 if report.targets else 0.0
+    figure = Figure(figsize=(9, height + bars_height), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    if report.targets:  # several targets: their energy per sample above the first target's layers
+        from .export.targets import plot_targets
+
+        top, axes = figure.subplots(2, 1, height_ratios=[bars_height, height])
+        plot_targets(report, top)
+    else:
+        axes = figure.add_subplot()
     positions = range(len(rows))
     ac = [row.ac_mj * 1e3 for row in rows]  # µJ reads better than mJ per layer
     mac = [row.mac_mj * 1e3 for row in rows]

@@ -20,6 +20,7 @@ from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
 from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory, with_word_bits
 from .report import LayerStats, Report
+from .reprice import kept_counts
 from .rules import Rule, find_module_rule
 from .traffic import ACCESS_KINDS
 from .tree import has_children
@@ -334,7 +335,8 @@ def _seed_forked(seed: int, devices: list[torch.device]) -> None:
 
 def default_memory(energy_model: EnergyModel) -> MemoryModel | None:
     """The memory model when none is given: sram-45nm, or none for a device preset whose per-event and
-    per-update costs were measured on the chip and so already include its memory accesses (loihi)."""
+    per-update (or per-MAC) costs were measured on the device and so already include its memory accesses
+    (loihi, spinnaker, spinnaker2, cpu, gpu, arm)."""
     if energy_model.e_synop_pj is not None or energy_model.e_neuron_update_pj is not None:
         return None
     return resolve_memory(DEFAULT_MEMORY)
@@ -540,7 +542,9 @@ def _layer_stats(
     synops = c.synops * per
     counted_nu_acs = nu_acs if count_neuron_updates else 0.0
     counted_nu_macs = nu_macs if count_neuron_updates else 0.0
-    compute_mj = energy_model.layer_energy_mj(acs, macs, synops, counted_nu_acs, counted_nu_macs)
+    compute_mj = energy_model.layer_energy_mj(
+        acs, macs, synops, counted_nu_acs, counted_nu_macs, dense_macs=c.dense_macs * per, timesteps=timesteps
+    )
     memory = memory_by_kind = None
     memory_mj = ann_memory_mj = 0.0
     if memory_model is not None:
@@ -573,6 +577,7 @@ def _layer_stats(
         # spikes per neuron per sample per time step (updates per neuron = samples × T)
         spike_map=c.spike_map,
         updates_per_neuron=(c.neuron_updates / c.neurons) if c.neurons else 0.0,
+        counts=kept_counts(c, memory_model),  # for Report.reprice
     )
 
 

@@ -147,6 +147,9 @@ class LayerStats:
     # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
     spike_map: Any = field(default=None, repr=False, compare=False)
     updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
+    # What the layer's memory traffic was counted from (syops.reprice.LayerCounts), for Report.reprice;
+    # None where it was not kept.
+    counts: Any = field(default=None, repr=False, compare=False)
     # A training step's backward and update of this row ({"backward": {...}, "update": {...}}, each with the
     # totals' keys, per sample; syops.training), or None for an inference profile.
     phases: dict[str, Any] | None = None
@@ -193,6 +196,9 @@ class Report:
     # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
     inputs: dict[str, Any] = field(default_factory=dict)
     counting: dict[str, Any] = field(default_factory=dict)
+    # The energy targets after the first (this report's own): the same counts priced by other models
+    # (Report.with_targets; `syops profile --energy A --energy B`).
+    other_targets: list[Report] = field(default_factory=list, repr=False, compare=False)
     # A training step (syops.Profiler(backward=True)): {"forward", "backward", "update"} each with the
     # totals' keys, their energy summed per sample, and the bytes autograd saved per sample; None otherwise.
     phases: dict[str, dict[str, Any]] | None = None
@@ -285,9 +291,33 @@ class Report:
             }
         return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True, **training)
 
+    # -- other energy targets -----------------------------------------------------------------------
+    def reprice(self, energy: Any = None, memory: Any = None) -> Report:
+        """A new report of the same counts priced by ``energy`` and ``memory`` (what they mean to
+        ``syops.profile``: ``memory=None`` is the energy model's default), without running the model:
+        equal to a fresh profile of the same run with those arguments (see syops.reprice)."""
+        from .reprice import reprice
+
+        return reprice(self, energy, memory)
+
+    def with_targets(self, energies: Any, memory: Any = None) -> Report:
+        """This report priced under each energy model of ``energies`` (with ``memory``, or each its own
+        default memory model): the first target's report, with every target in ``targets``."""
+        from .reprice import with_targets
+
+        return with_targets(self, energies, memory)
+
+    @property
+    def targets(self) -> list[Report]:
+        """Every energy target of a side-by-side report, in the order given (the first is this report);
+        empty for a report of one target."""
+        return [self, *self.other_targets] if self.other_targets else []
+
     # -- exports ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        from .reprice import kept_counts_dict, target_summary
+
+        data: dict[str, Any] = {
             "syops_version": self.syops_version,
             "model": self.model,
             "input_shape": list(self.input_shape),
@@ -307,6 +337,22 @@ class Report:
             "training_energy_mj": self.training_energy_mj,
             "saved_for_backward_bytes": self.saved_for_backward_bytes,
         }
+        if self.targets:
+            data["targets"] = [target_summary(target) for target in self.targets]
+        data["counts"] = kept_counts_dict(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report read back from ``to_dict()`` / ``to_json()``; it can be repriced under any model when
+        its ``counts`` were written (syops.reprice), otherwise only under memory 'none' or its own."""
+        from .reprice import report_from_dict
+
+        return report_from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        return cls.from_dict(json.loads(text))
 
     def to_json(self, indent: int | None = 2) -> str:
         """Strict JSON: a non-finite number (NaN, ±inf) is written as null, and a note names its fields."""
@@ -319,15 +365,19 @@ class Report:
         return json.dumps(data, indent=indent, allow_nan=False)
 
     def to_csv(self) -> str:
+        from .export.targets import targets_csv_columns
+
         buffer = io.StringIO()
         training = self.phases is not None  # a training step: each layer's backward.* and update.* columns
-        fields = flat_fields(LAYER_FIELDS) + (phase_columns() if training else [])
+        extra = targets_csv_columns(self)  # a side-by-side report: each target's energy per layer
+        fields = flat_fields(LAYER_FIELDS) + (phase_columns() if training else []) + extra
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
             # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
             values = {name: getattr(layer, name) for name in LAYER_FIELDS}
             row = flatten(values) | (flatten_phases(layer.phases) if training else {})
+            row.update({name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)})
             writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
         return buffer.getvalue()
 
@@ -359,8 +409,9 @@ class Report:
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
         from .export.phase_tables import phases_markdown
+        from .export.targets import targets_markdown
 
-        return "\n".join(lines + phases_markdown(self)) + "\n"
+        return "\n".join(lines + phases_markdown(self)) + "\n" + targets_markdown(self)
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per layer with every field of ``to_dict()``'s layers (``memory.*``
@@ -411,6 +462,11 @@ class Report:
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
         models = f"{self.energy_model.name}, {self._memory_text() if self.memory_model else 'no memory model'}"
+        if self.energy_model.one_pass_ann:  # a conventional device: it runs the ANN; no ratio to itself
+            return (
+                f"Energy {_energy_text(energy)} per sample on {self.energy_model.name}, the architecture run as an "
+                f"ANN once per sample (each MAC and activation at {self.energy_model.e_mac_pj:g} pJ)"
+            )
         if self.memory_model is None:
             line = f"Energy {_energy_text(energy)} per sample, compute only ({models})"
             if ann_compute:
@@ -438,7 +494,14 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
+        if self.targets:  # each target on its line, against one baseline
+            parts[0] = f"Energy per sample on {len(self.targets)} targets"
         text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
+        if self.targets:
+            from .export.targets import target_lines
+
+            for line in target_lines(self):
+                text.append(f"\n{visible(line)}")
         for note in self.notes:
             text.append(f"\nNote: {visible(note)}", style="yellow")
         return text

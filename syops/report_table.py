@@ -239,6 +239,9 @@ def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
         Column(key, header, footers.get(key, ""), justify, name=key == "layer")
         for key, header, justify in REPORT_COLUMNS
     ]
+    targets = list(getattr(report, "targets", None) or [])
+    if targets:  # side by side: one energy column per target in place of compute, memory and energy
+        return _targets_table(report, targets, every[:-3], columns)
     picked = select_columns(every, columns)
     # Without a memory model the Memory column is empty and Compute repeats Energy: they go first.
     drop_order = REPORT_DROP_ORDER if priced else ("memory", "compute", *REPORT_DROP_ORDER)
@@ -255,23 +258,80 @@ def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
     if rest:
         sums = {k: math.fsum(getattr(layer, k) for layer in rest) for k in _SUMMED}
         cells = (
-            f"… {len(rest):,} more layers",
-            "",
-            human(sum(layer.params for layer in rest)),
-            human(sums["dense_macs"]),
-            human(sums["acs"]),
-            human(sums["macs"]),
-            human(sums["synops"]),
-            "",
-            "",
+            *_rest_count_cells(rest, sums),
             energy_text(sums["compute_energy_mj"]),
             energy_text(sums["memory_energy_mj"]) if priced else "–",
             energy_text(sums["energy_mj"]),
         )
         table.add_row(*(cells[i] for i in picked), style="italic")
+    return Group(Text(_title(report), style="italic", justify="center"), table)
+
+
+def _title(report: Any) -> str:
     view = " per time step" if report.per_timestep_view else ""
-    title = (
+    return (
         f"{visible(report.model)}: per-sample costs{view} (T={report.timesteps}, {report.samples} sample(s), "
         f"{visible(report.energy_model.name)}, memory {visible(report._memory_text())})"
     )
-    return Group(Text(title, style="italic", justify="center"), table)
+
+
+def _rest_count_cells(rest: Sequence[Any], sums: dict[str, float]) -> list[str]:
+    """The count cells of the row that sums up the layers a long table leaves out."""
+    from .units import human
+
+    return [
+        f"… {len(rest):,} more layers",
+        "",
+        human(sum(layer.params for layer in rest)),
+        human(sums["dense_macs"]),
+        human(sums["acs"]),
+        human(sums["macs"]),
+        human(sums["synops"]),
+        "",
+        "",
+    ]
+
+
+def _targets_table(report: Any, targets: list[Any], counts: list[Column], columns: Sequence[str] | None) -> Any:
+    """The table of a side-by-side report: the count columns, then each target's energy per sample
+    (compute + memory where the target prices memory). ``--columns energy`` (or compute, memory) picks
+    the targets' columns."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from .export.targets import target_label
+    from .report import _energy_text as energy_text
+
+    energy_keys = ("compute", "memory", "energy")
+    keys = [c.key for c in counts]
+    if columns is None:
+        picked, with_targets = list(range(len(counts))), True
+    else:
+        unknown = [key for key in columns if key not in keys and key not in energy_keys]
+        if unknown:
+            raise SyopsError(f"unknown column {', '.join(unknown)}; choose from {', '.join([*keys, *energy_keys])}")
+        picked = [keys.index(key) for key in dict.fromkeys(columns) if key in keys]
+        with_targets = any(key in energy_keys for key in columns)
+    shown = [counts[i] for i in picked]
+    if with_targets:
+        shown += [
+            Column(f"target_{n}", target_label(t), energy_text(t.totals["energy_mj"]), "right")
+            for n, t in enumerate(targets)
+        ]
+    table = FittedTable(shown, drop_order=REPORT_DROP_ORDER)
+    index_of = {id(layer): i for i, layer in enumerate(report.layers)}
+    layers, rest = shown_layers(report.layers)
+    for layer in layers:
+        cells = count_cells(layer)
+        energies = [energy_text(t.layers[index_of[id(layer)]].energy_mj) for t in targets] if with_targets else []
+        table.add_row(*(cells[i] for i in picked), *energies)
+    if rest:
+        sums = {k: math.fsum(getattr(layer, k) for layer in rest) for k in _SUMMED}
+        cells = _rest_count_cells(rest, sums)
+        energies = (
+            [energy_text(math.fsum(t.layers[index_of[id(x)]].energy_mj for x in rest)) for t in targets]
+            if with_targets
+            else []
+        )
+        table.add_row(*(cells[i] for i in picked), *energies, style="italic")
+    return Group(Text(_title(report), style="italic", justify="center"), table)

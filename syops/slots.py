@@ -7,6 +7,7 @@ memory traffic of ``syops.traffic``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from torch import Tensor
@@ -19,10 +20,8 @@ from .traffic import (
     ProductGeometry,
     SynapticGeometry,
     Traffic,
-    elementwise_traffic,
-    neuron_traffic,
-    product_traffic,
-    synaptic_traffic,
+    TrafficTerm,
+    traffic_of,
 )
 
 
@@ -61,6 +60,9 @@ class Counts:
     output_writes_pj: float = 0.0
     untracked_calls: float = 0.0
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
+    # What the traffic above was counted from, slot by slot (syops.traffic.TrafficTerm), kept so that a
+    # report can be priced under another memory model; None where it was not kept (a distributed merge).
+    traffic_terms: list[TrafficTerm] | None = field(default_factory=list)
     # spikes of all neurons at each time step t, summed over samples and calls; None when the calls did
     # not tell the steps apart (see NeuronSlot.step_spikes)
     step_spikes: list[float] | None = None
@@ -71,6 +73,16 @@ class Counts:
             setattr(self, f"{kind}_pj", getattr(self, f"{kind}_pj") + actual.kind_pj[kind])
         self.memory_pj += actual.pj
         self.ann_memory_pj += ann.pj
+
+    def add_terms_traffic(self, terms: Iterable[TrafficTerm], memory: MemoryModel) -> None:
+        """The memory traffic of ``terms`` under ``memory`` (an untracked term: its calls in
+        ``untracked_calls``)."""
+        for term in terms:
+            traffic = traffic_of(term, memory)
+            if traffic is None:
+                self.untracked_calls += term[2][0]
+            else:
+                self.add_traffic(*traffic)
 
 
 @dataclass
@@ -152,12 +164,14 @@ def row_counts(
 ) -> Counts:
     """A row's host counts from its slots' accumulated columns (``slot_values`` by slot index, a product
     slot's five values by id, a neuron slot's spikes and its spikes per step by id), with the memory
-    traffic ``memory`` counts and prices, when given."""
+    traffic ``memory`` counts and prices, when given. The terms it counts the traffic from are kept in
+    ``traffic_terms``."""
     c = Counts(calls=row.calls)
     if row.fixed is not None:
         c.dense_macs, c.acs, c.macs = row.fixed
     if row.fixed is not None and any(row.fixed):
         c.untracked_calls += 1  # counts given on the host (custom hooks) carry no memory geometry
+    terms: list[TrafficTerm] = []
     for slot in row.slots.values():
         values = slot_values[slot.index]
         if slot.host is not None:
@@ -170,16 +184,15 @@ def row_counts(
         other_reads = 0.0
         if slot.product is not None:
             ev_calls, synops, events, event_elems, other_reads = product_values[id(slot)]
-        if memory is not None:
-            g = slot.geometry
-            if isinstance(g, SynapticGeometry):
-                c.add_traffic(*synaptic_traffic(g, slot.calls, ev_calls, synops, events, memory))
-            elif isinstance(g, ElementwiseGeometry):
-                c.add_traffic(*elementwise_traffic(g, slot.calls, event_reads, dense_reads, memory))
-            elif isinstance(g, ProductGeometry):
-                c.add_traffic(*product_traffic(g, slot.calls, ev_calls, synops, events, other_reads, memory))
-            else:
-                c.untracked_calls += slot.calls
+        g = slot.geometry
+        if isinstance(g, SynapticGeometry):
+            terms.append(("synaptic", g, (slot.calls, ev_calls, synops, events)))
+        elif isinstance(g, ElementwiseGeometry):
+            terms.append(("elementwise", g, (slot.calls, event_reads, dense_reads)))
+        elif isinstance(g, ProductGeometry):
+            terms.append(("product", g, (slot.calls, ev_calls, synops, events, other_reads)))
+        else:
+            terms.append(("untracked", None, (slot.calls,)))
         c.dense_macs += slot.calls * slot.dense_macs
         c.macs += (slot.calls - ev_calls) * slot.dense_macs
         c.acs += synops + ev_calls * slot.event_acs
@@ -194,8 +207,7 @@ def row_counts(
         spikes = spikes_of.get(id(nslot), 0.0)
         c.spikes += spikes
         c.neurons = max(c.neurons or 0, nslot.neurons)
-        if memory is not None:
-            c.add_traffic(*neuron_traffic(nslot.geometry, nslot.calls, spikes, memory))
+        terms.append(("neuron", nslot.geometry, (nslot.calls, spikes)))
         if nslot.spike_map is not None and (c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()):
             c.spike_map = nslot.spike_map.view(nslot.shape)
         steps = (steps_of or {}).get(id(nslot))
@@ -206,4 +218,7 @@ def row_counts(
             agree = steps is not None and len(steps) == len(c.step_spikes)
             c.step_spikes = [a + b for a, b in zip(c.step_spikes, steps, strict=True)] if agree else None
         first_slot = False
+    c.traffic_terms = terms
+    if memory is not None:
+        c.add_terms_traffic(terms, memory)
     return c

@@ -201,3 +201,29 @@ def neuron_traffic(g: NeuronGeometry, calls: float, spikes: float, model: Memory
     ann.add("input_reads", updates, g.neurons, model)
     ann.add("output_writes", updates, g.neurons, model)
     return actual, ann
+
+
+# A slot's traffic term: what ``traffic_of`` needs to count its accesses under any memory model — the
+# kind of slot, its geometry and its counts (kept in the report, so it can be repriced without a rerun).
+TrafficTerm = tuple  # (kind, geometry | None, counts): see TERM_KINDS
+TERM_KINDS: dict[str, type | None] = {
+    "synaptic": SynapticGeometry,  # counts: calls, event calls, synops, events
+    "elementwise": ElementwiseGeometry,  # calls, events of event operands, elements of dense operands
+    "product": ProductGeometry,  # calls, event calls, synops, events, reads of the dense operand
+    "neuron": NeuronGeometry,  # calls, spikes
+    "untracked": None,  # calls of a slot whose rule gave no geometry
+}
+_TRAFFIC_OF = {
+    "synaptic": synaptic_traffic,
+    "elementwise": elementwise_traffic,
+    "product": product_traffic,
+    "neuron": neuron_traffic,
+}
+
+
+def traffic_of(term: TrafficTerm, model: MemoryModel) -> tuple[Traffic, Traffic] | None:
+    """The accesses of one term as it ran and as the ANN baseline's dataflow; None when untracked."""
+    kind, geometry, counts = term
+    if kind == "untracked":
+        return None
+    return _TRAFFIC_OF[kind](geometry, *counts, model)

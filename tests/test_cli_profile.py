@@ -90,6 +90,7 @@ TOP = {
     "counting": dict,
     "totals": dict,
     "layers": list,
+    "counts": dict,  # what Report.reprice / Report.from_json need
     # a training step's figures (docs/training.md); null in an inference report
     "phases": type(None),
     "training_energy_mj": type(None),

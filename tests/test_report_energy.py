@@ -31,6 +31,7 @@ TOP_KEYS = [
     "phases",  # a training step's forward / backward / update; null for inference
     "training_energy_mj",
     "saved_for_backward_bytes",
+    "counts",  # what Report.reprice / Report.from_json need (docs/energy.md)
 ]
 
 

@@ -41,6 +41,7 @@ from .html_sections import (
 )
 from .html_training import training_section
 from .methods import methods_paragraph
+from .targets import targets_html
 
 COLOURS = {"AC": "#4c72b0", "MAC": "#dd8452", "memory": "#55a868", "rate": "#8172b3"}
 LABEL_W, BAR_W, VALUE_W, ROW_H = 260, 520, 90, 18
@@ -88,6 +89,7 @@ def report_html(report: Report, title: str | None = None) -> str:
         ratios(report),
         silent_layers(report),
         training_section(report),
+        targets_html(report),  # a side-by-side report (several energy targets); empty otherwise
         f"<h2>Energy per layer ({escape(per_what(report))})</h2>",
         _energy_chart(report),
         "<h2>Compute and memory energy per layer, log scale</h2>",

@@ -235,9 +235,10 @@ def report_latex(report: Report, granularity: str = "layer", block_depth: int = 
         if with_memory
         else [("energy_mj", "Energy")]
     )
-    for attr, header in energies:
+    for attr, header in [] if report.targets else energies:
         unit, fmt = _column([getattr(r, attr) for r in everything], _ENERGY_SCALES, _ENERGY_SCALES[-1])
         columns.append((f"{header} ({unit})", "r", lambda r, a=attr, f=fmt: f(getattr(r, a))))
+    columns += _target_columns(report, granularity, block_depth, rows, total)
 
     spec = "@{}" + "".join(align for _, align, _ in columns) + "@{}"
     lines = [
@@ -260,6 +261,21 @@ def report_latex(report: Report, granularity: str = "layer", block_depth: int = 
     return "\n".join(lines) + "\n"
 
 
+def _target_columns(report: Report, granularity: str, block_depth: int, rows: list[_Row], total: _Row) -> list:
+    """A side-by-side report: one energy column per target (compute + memory where it has memory), the
+    target's layers grouped as this report's (the same layers, in the same order)."""
+    from .targets import target_label
+
+    columns = []
+    for target in report.targets:
+        target_rows = _rows(target, granularity, block_depth)
+        energies = [r.energy_mj for r in target_rows] + [_total(target_rows).energy_mj]
+        unit, fmt = _column(energies, _ENERGY_SCALES, _ENERGY_SCALES[-1])
+        by_row = {id(r): e for r, e in zip([*rows, total], energies, strict=True)}
+        columns.append((f"{escape(target_label(target))} ({unit})", "r", lambda r, m=by_row, f=fmt: f(m[id(r)])))
+    return columns
+
+
 def _comment(text: str) -> str:
     """``text`` for a ``%`` comment: one line, control characters shown escaped."""
     return " ".join(visible(" ".join(str(text).split())).split())
@@ -279,8 +295,21 @@ def _caption(report: Report, granularity: str, block_depth: int) -> str:
         f"$T = {report.timesteps}$, averaged over {samples}{blocks}; {neurons}). Energy model "
         f"{escape(model.name)} ({', '.join(costs)}{source}); memory model {escape(memory_model_text(report))}"
         f"{'; ' + escape(words) if words else ''}. "
-        f"Counted with syops {escape(report.syops_version)}."
+        f"{_targets_caption(report)}Counted with syops {escape(report.syops_version)}."
     )
+
+
+def _targets_caption(report: Report) -> str:
+    """The energy columns of a side-by-side report, each target with its source."""
+    if not report.targets:
+        return ""
+    from .targets import target_label
+
+    parts = [
+        escape(target_label(t)) + (f" ({escape(t.energy_model.source)})" if t.energy_model.source else "")
+        for t in report.targets
+    ]
+    return f"Energy per sample on each target: {'; '.join(parts)}. "
 
 
 def _label(report: Report) -> str:

@@ -131,7 +131,24 @@ def _neurons(report: Report) -> str:
 
 
 def _energy(report: Report) -> str:
+    text = _energy_of(report)
+    if report.targets:  # a side-by-side report: every target's model and source
+        others = "; ".join(_energy_of(t).rstrip(".") for t in report.other_targets)
+        text += f" The same counts were also priced on further targets: {others}."
+    return text
+
+
+def _energy_of(report: Report) -> str:
     model = report.energy_model
+    if model.one_pass_ann:
+        activation = model.e_mac_pj if model.e_neuron_update_pj is None else model.e_neuron_update_pj
+        source = f" (source: {model.source})" if model.source else " (user-supplied costs, no source given)"
+        return (
+            f"Compute energy under the {model.name} energy model is that of a conventional device running the "
+            "same architecture as an ANN once per sample, whatever the spikes: each MAC of that one-pass ANN "
+            f"(the dense MACs divided by T) costs {pj(model.e_mac_pj)} pJ and each activation (one per neuron "
+            f"per pass) {pj(activation)} pJ{source}."
+        )
     costs = f"an AC costs {pj(model.e_ac_pj)} pJ and a MAC {pj(model.e_mac_pj)} pJ"
     device = []
     if model.e_synop_pj is not None:
