@@ -73,6 +73,7 @@ def column_events(
     scratch: Scratch | None = None,
     early: bool = False,
     expect_events: bool = False,
+    row_sums: list[Tensor] | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """``(off, col)`` for ``x`` viewed as ``[rows, width]``.
 
@@ -93,6 +94,11 @@ def column_events(
     the first chunk that is not all event counts ends the read: ``(off, None)`` with ``off`` non-zero (or NaN). A sum of
     non-negative terms is non-zero as soon as one chunk's is, so ``off == 0`` decides the same; a dense
     operand's column sums are never needed.
+
+    ``row_sums`` (a list; not with ``early``): Σ over each row of |x| (float32, or float64 for a float64
+    ``x``; exact while a row's sum stays below 2**24, as the column sums) is appended to it chunk by chunk
+    in row order, read from the |x| still in cache: a neuron layer's spikes per (step, sample) without a
+    second read of its output.
     """
     check = mode if mode is not None and (x.is_floating_point() or mode == "binary") else None
     early = early and check is not None
@@ -100,20 +106,22 @@ def column_events(
         return _DENSE, None
     rows = x.detach().reshape(-1, width)  # counting never takes part in autograd
     if not rows.shape[0]:  # an empty tensor
+        if row_sums is not None:
+            row_sums.append(torch.zeros(0, dtype=torch.float32, device=x.device))
         return None, torch.zeros(width, dtype=torch.float32, device=x.device)
     step = max(1, _CHUNK // max(width, 1))
     scratch = scratch or Scratch()
     chunk = _events_first_chunk if early else _chunk_events
     if step == 1 and rows.numel() > _CHUNK:  # rows longer than a chunk (a neuron layer's [steps, neurons])
         if x.device.type != "cpu":  # one pass into a temporary: on a GPU every block is four more launches
-            return _chunk_events(rows, check, None)
-        return _wide_column_events(rows, check, scratch, early)
+            return _chunk_events(rows, check, None, row_sums)
+        return _wide_column_events(rows, check, scratch, early, row_sums)
     if rows.shape[0] <= step:  # one chunk (most layer inputs)
-        return chunk(rows, check, scratch)
+        return chunk(rows, check, scratch, row_sums)
     cols: list[Tensor] = []
     offs: list[Tensor] = []
     for r0 in range(0, rows.shape[0], step):
-        off, col = chunk(rows[r0 : r0 + step], check, scratch)
+        off, col = chunk(rows[r0 : r0 + step], check, scratch, row_sums)
         if col is None:  # early: this chunk decided a dense operand
             return off, None
         cols.append(col)
@@ -123,7 +131,7 @@ def column_events(
 
 
 def _wide_column_events(
-    rows: Tensor, mode: SpikeMode | None, scratch: Scratch, early: bool
+    rows: Tensor, mode: SpikeMode | None, scratch: Scratch, early: bool, row_sums: list[Tensor] | None = None
 ) -> tuple[Tensor | None, Tensor | None]:
     """``column_events`` of rows longer than a chunk, a block of whole columns at a time (at most
     ``_MAX_BLOCKS`` blocks): each column's sum is taken over the same rows in the same order as one pass
@@ -135,6 +143,7 @@ def _wide_column_events(
     dtype = torch.float64 if rows.dtype == torch.float64 else torch.float32
     col = torch.empty(width, dtype=dtype, device=rows.device)
     offs: list[Tensor] = []
+    per_row = None if row_sums is None else torch.zeros(count, dtype=dtype, device=rows.device)
     starts = list(range(0, width, block))
     if len(starts) > 1 and width - starts[-1] < 256:  # a few columns alone would be summed another way
         starts.pop()
@@ -146,12 +155,16 @@ def _wide_column_events(
         else:
             magnitude.copy_(part).abs_()
         torch.sum(magnitude, 0, dtype=dtype, out=col[c0:c1])
+        if per_row is not None:
+            per_row += magnitude.sum(1, dtype=dtype)
         off = _check(part, magnitude, mode)
         if off is None:
             continue
         if early and off.item() != 0:  # non-zero or NaN: dense
             return off, None
         offs.append(off)
+    if row_sums is not None and per_row is not None:
+        row_sums.append(per_row)
     return (torch.stack(offs).sum() if offs else None), col
 
 
@@ -188,14 +201,19 @@ def _peek_is_dense(values: list, mode: SpikeMode) -> bool:
 _BINARY = frozenset({0, 1})
 
 
-def _chunk_events(block: Tensor, mode: SpikeMode | None, scratch: Scratch | None) -> tuple[Tensor | None, Tensor]:
-    """The check and column sums of one chunk (``scratch`` None: a temporary of the chunk's size)."""
+def _chunk_events(
+    block: Tensor, mode: SpikeMode | None, scratch: Scratch | None, row_sums: list[Tensor] | None = None
+) -> tuple[Tensor | None, Tensor]:
+    """The check and column sums of one chunk (``scratch`` None: a temporary of the chunk's size); its row
+    sums of |x| appended to ``row_sums`` when given (before the check: integer mode overwrites |x|)."""
     magnitude = scratch.like(block) if scratch is not None else Scratch().like(block)
     if block.is_floating_point():
         torch.abs(block, out=magnitude)
     else:
         magnitude.copy_(block).abs_()
     col = _column_sums(magnitude)
+    if row_sums is not None:
+        row_sums.append(magnitude.sum(1, dtype=col.dtype))
     return _check(block, magnitude, mode), col
 
 
@@ -209,9 +227,11 @@ def _check(block: Tensor, magnitude: Tensor, mode: SpikeMode | None) -> Tensor |
     return None
 
 
-def _events_first_chunk(block: Tensor, mode: SpikeMode, scratch: Scratch) -> tuple[Tensor, Tensor | None]:
+def _events_first_chunk(
+    block: Tensor, mode: SpikeMode, scratch: Scratch, row_sums: list[Tensor] | None = None
+) -> tuple[Tensor, Tensor | None]:
     """``_chunk_events`` and its flag read back: ``(off, None)`` for a dense chunk."""
-    off, col = _chunk_events(block, mode, scratch)
+    off, col = _chunk_events(block, mode, scratch, row_sums)
     return (off, None) if off.item() != 0 else (off, col)
 
 

@@ -19,10 +19,17 @@ from .terms import LEADING_DIMS, NeuronLayout
 
 
 def call_step_sums(
-    output: Tensor, layout: NeuronLayout, neurons: int, batch: tuple[int, int], dtype: torch.dtype
+    output: Tensor,
+    layout: NeuronLayout,
+    neurons: int,
+    batch: tuple[int, int],
+    dtype: torch.dtype,
+    row_sums: Tensor | None = None,
 ) -> Tensor | None:
     """Σ|spikes| of a multi-step call at each of its steps (a device vector [T] of ``dtype``), or None for a
-    single-step call. ``batch``: the running batch's (samples, T)."""
+    single-step call. ``batch``: the running batch's (samples, T). ``row_sums``: Σ|output| of each row of
+    ``output`` viewed as ``[rows, neurons]`` (from ``column_events``, with the column sums): the steps are
+    then sums of whole rows, and the output is not read again."""
     if layout == "step":
         return None
     samples, timesteps = batch
@@ -31,19 +38,24 @@ def call_step_sums(
         return torch.zeros(timesteps, dtype=dtype, device=output.device)
     if output.dim() < LEADING_DIMS[layout] or output.numel() <= neurons:
         return None
-    x = output.detach()
-    if not x.is_floating_point():
-        x = x.to(torch.float32)
     if layout == "TB":
-        steps = x.reshape(1, x.shape[0], -1)
+        groups = (1, output.shape[0])
     elif layout == "BT":
-        steps = x.reshape(x.shape[0], x.shape[1], -1)
+        groups = (output.shape[0], output.shape[1])
     else:  # squeezed [B·T, ...]
-        if x.shape[0] % samples:
+        if output.shape[0] % samples:
             return None
-        steps = x.reshape(samples, x.shape[0] // samples, -1)
+        groups = (samples, output.shape[0] // samples)
+    # the elements of one (sample, step) of the call are whole rows: the steps are sums of row sums
+    if row_sums is not None and (output.numel() // (groups[0] * groups[1])) % neurons == 0:
+        sums = row_sums.to(dtype).reshape(groups[0], groups[1], -1).sum((0, 2))
+    else:
+        x = output.detach()
+        if not x.is_floating_point():
+            x = x.to(torch.float32)
+        sums = _step_sums(x.reshape(groups[0], groups[1], -1).abs(), dtype)
     # a non-finite element is no spike (as in the spike map)
-    return torch.nan_to_num(_step_sums(steps.abs(), dtype), 0.0, 0.0, 0.0)
+    return torch.nan_to_num(sums, 0.0, 0.0, 0.0)
 
 
 _BLOCK = 4096  # elements summed in float32 at once: exact for spike counts below 4096 per element

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 import nir_graphs
 import pytest
@@ -400,3 +401,62 @@ def test_profiler_around_the_users_loop(layout):
         check(report, {n: per_step_from_steps(c, T) for n, c in rec.outputs.items()})
     else:
         check(report, {n: per_step_from_sequence(c, "TB") for n, c in rec.outputs.items()})
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(["TB", "BT", "squeezed"]),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.lists(st.integers(1, 40), min_size=1, max_size=3),
+    st.sampled_from(["integer", "binary", None]),
+    st.integers(0, 2**31 - 1),
+)
+def test_steps_from_the_row_sums_of_the_event_read(layout, steps, samples, neuron_shape, mode, seed):
+    """The steps summed from column_events' row sums (the output read once, on a CPU) equal a sum over
+    the output itself, brute force; single-chunk, chunked and wide reads alike."""
+    from syops.events import Scratch, column_events
+
+    g = torch.Generator().manual_seed(seed)
+    spikes = torch.randint(0, 3, (samples, steps, *neuron_shape), generator=g).float()
+    neurons = math.prod(neuron_shape)
+    output = {
+        "TB": spikes.transpose(0, 1).contiguous(),
+        "BT": spikes,
+        "squeezed": spikes.reshape(samples * steps, *neuron_shape),
+    }[layout]
+    rows: list[torch.Tensor] = []
+    column_events(output, mode, neurons, Scratch(), row_sums=rows)
+    row_sums = torch.cat(rows)
+    assert row_sums.shape == (output.numel() // neurons,)
+    got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64, row_sums)
+    if output.numel() <= neurons:
+        assert got is None
+    else:
+        assert got.tolist() == [float(spikes[:, t].sum()) for t in range(steps)]
+
+
+@pytest.mark.parametrize("width", [3 * 4096 + 5, (1 << 18) + 300])
+def test_row_sums_of_chunked_and_wide_reads(width):
+    """Rows longer than a chunk are read a block of columns at a time: each row's sum adds up over the
+    blocks, as its column sums do."""
+    from syops.events import Scratch, column_events
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 30, (6, width), generator=g).float()
+    rows: list[torch.Tensor] = []
+    _, col = column_events(x, "integer", width, Scratch(), row_sums=rows)
+    assert col.double().tolist() == x.double().sum(0).tolist()
+    assert torch.cat(rows).double().tolist() == x.double().sum(1).tolist()
+
+
+def test_a_row_past_2_24_spikes_takes_the_exact_read():
+    """A (sample, step) of 2**24 spikes or more may round in float32: the engine sums its steps from the
+    output itself, exactly (as the blocks of test_multi_step_sums_of_large_layers_are_exact)."""
+    from syops.accumulate import _exact_row_sums
+
+    assert _exact_row_sums([torch.tensor([3.0, float(2**24)])]) is None
+    assert _exact_row_sums([torch.tensor([3.0, float("nan")])]) is None
+    kept = _exact_row_sums([torch.tensor([3.0]), torch.tensor([float(2**24 - 1)])])
+    assert kept is not None and kept.tolist() == [3.0, float(2**24 - 1)]
+    assert _exact_row_sums(None) is None and _exact_row_sums([]) is None
