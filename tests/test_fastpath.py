@@ -179,9 +179,9 @@ def _count_reads(monkeypatch) -> list[tuple[int, ...]]:
     reads: list[tuple[int, ...]] = []
     original = accumulate.column_events
 
-    def counted(x, *args):
+    def counted(x, *args, **kwargs):
         reads.append(tuple(x.shape))
-        return original(x, *args)
+        return original(x, *args, **kwargs)
 
     monkeypatch.setattr(accumulate, "column_events", counted)
     return reads
