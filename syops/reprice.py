@@ -136,7 +136,7 @@ def _priced_layer(
 
 def _notes(report: Report, memory: MemoryModel | None) -> list[str]:
     """The report's notes with the untracked-traffic note as a profile under ``memory`` writes it."""
-    from .profiler import UNTRACKED_NOTE
+    from .pricing import UNTRACKED_NOTE
 
     notes = list(report.notes)
     at = next((i for i, note in enumerate(notes) if note.startswith(UNTRACKED_NOTE)), len(notes))
