@@ -138,7 +138,7 @@ def syops_figures(model: nn.Module, x: Tensor, memory: str, spike_mode: str = "i
     seconds = time.perf_counter() - start
     totals = report.totals
     accesses = dict(totals["memory"] or {})
-    bits = MEMORY_PRESETS[memory].bits if MEMORY_PRESETS[memory] else 32
+    bits = report.memory_model.bits if report.memory_model else 32  # the profile's settled word width
     tool = f"syops {memory}" + (" binary" if spike_mode == "binary" else "")
     figures = Figures(
         tool,

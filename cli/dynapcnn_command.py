@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import click
 
-from syops import SyopsError
-from syops.dynapcnn import dynapcnn_report
+from syops import SyopsError, __version__
 
-from . import models
+from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for
 from .params import debug_option, parse_kwargs, parse_shape, quiet_option
 
@@ -21,7 +22,8 @@ from .params import debug_option, parse_kwargs, parse_shape, quiet_option
 @click.option("--kwarg", "kwargs", multiple=True, metavar="KEY=VALUE", help="Argument of the factory (repeatable).")
 @click.option("--trust-checkpoint", is_flag=True, help="Allow a pickled whole module (runs code from the file).")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), help="Output format (default: table).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random init.")
 @quiet_option
 @debug_option
@@ -33,6 +35,7 @@ def dynapcnn_command(
     trust_checkpoint: bool,
     fmt: str | None,
     output: Path | None,
+    overwrite: bool,
     seed: int,
     quiet: bool,
 ) -> None:
@@ -40,16 +43,23 @@ def dynapcnn_command(
 
     Exit status 0 when the model fits, 1 when it does not, 2 for a usage error.
     """
+    from syops.dynapcnn import dynapcnn_report  # with torch: at work, not for --help
+
+    from . import models
+
     shape = parse_shape(input_shape)
+    check_output(output, inputs=[model_spec] if os.path.exists(model_spec) else [], overwrite=overwrite)
+    fmt = format_for(fmt, output, ("table", "json"))
     loaded = models.load(
         model_spec, arch=arch, kwargs=parse_kwargs(kwargs), trust_checkpoint=trust_checkpoint, seed=seed
     )
     shape = shape or loaded.input_shape or (loaded.entry.input_shape if loaded.entry else None)
     if shape is None:
         raise SyopsError("--input-shape C,H,W is required for a model outside the zoo")
-    report = dynapcnn_report(loaded.model, shape, loaded.label)
-    if format_for(fmt, output, ("table", "json")) == "json":
-        emit(report.to_json() + "\n", output, quiet)
+    with models.user_code("reading the model's layers (its forward pass)"):
+        report = dynapcnn_report(loaded.model, shape, loaded.label)
+    if fmt == "json":
+        emit(json.dumps({"syops_version": __version__, **report.to_dict()}, indent=2) + "\n", output, quiet)
     else:
         emit_rich(report, output, quiet)
     if not report.fits:

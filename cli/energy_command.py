@@ -9,19 +9,20 @@ import click
 from rich.console import Group
 from rich.table import Table
 
-from syops import PRESETS
-from syops.memory import MEMORY_PRESETS
+from syops import __version__
 
+from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for
 from .params import debug_option, quiet_option
 
 
 @click.command("energy-models")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), help="Output format (default: table).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
 @quiet_option
 @debug_option
-def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> None:
+def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool, quiet: bool) -> None:
     """The energy presets (--energy NAME): cost per AC and per MAC, device overrides, and sources.
 
     Spiking devices (loihi, spinnaker, spinnaker2) price each synaptic event and neuron update;
@@ -33,8 +34,14 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
     memory models (--memory NAME) follow; a custom one is a TOML file with bits, dense_reuse ("ideal" or
     "none"), dram_above (bytes) and queue_words.
     """
-    if format_for(fmt, output, ("table", "json")) == "json":
+    from syops.energy import PRESETS  # with torch: at work, not for --help
+    from syops.memory import MEMORY_PRESETS
+
+    check_output(output, overwrite=overwrite)
+    fmt = format_for(fmt, output, ("table", "json"))
+    if fmt == "json":
         data = {
+            "syops_version": __version__,
             "energy_models": [m.to_dict() for m in PRESETS.values()],
             "memory_models": [
                 {"name": name, **(m.to_dict() if m is not None else {"source": "compute energy only"})}
@@ -48,6 +55,7 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
         ("Preset", "left"),
         ("AC", "right"),
         ("MAC", "right"),
+        ("Bits", "right"),
         ("Synaptic event", "right"),
         ("Neuron update", "right"),
         ("Source", "left"),
@@ -68,6 +76,7 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
             model.name,
             f"{model.e_ac_pj:g}",
             f"{model.e_mac_pj:g}",
+            str(model.operand_bits),
             "AC" if model.e_synop_pj is None else f"{model.e_synop_pj:g}",
             "AC (IF) / MAC (leaky)" if model.e_neuron_update_pj is None else f"{model.e_neuron_update_pj:g}",
             model.source,
@@ -76,6 +85,8 @@ def energy_models_command(fmt: str | None, output: Path | None, quiet: bool) -> 
 
 
 def _memory_table() -> Table:
+    from syops.memory import MEMORY_PRESETS
+
     table = Table(title="Memory models (--memory NAME; pJ per access by memory size)", header_style="bold")
     for column in ("Preset", "Word bits", "Dense reuse", "DRAM above", "Event queue", "Source"):
         table.add_column(column)
@@ -84,5 +95,6 @@ def _memory_table() -> Table:
             table.add_row(name, "-", "-", "-", "-", "no memory traffic priced: compute energy only")
             continue
         dram = "-" if model.dram_above is None else f"{model.dram_above} B"
-        table.add_row(name, str(model.bits), model.dense_reuse, dram, f"{model.queue_words} words", model.source)
+        bits = "operands'" if model.bits is None else str(model.bits)  # as wide as the energy model's operands
+        table.add_row(name, bits, model.dense_reuse, dram, f"{model.queue_words} words", model.source)
     return table

@@ -21,6 +21,7 @@ from .energy_command import energy_models_command
 from .output import note
 from .params import DEBUG
 from .profile_command import profile_command
+from .train_command import train_step_command
 from .zoo_command import zoo_command
 
 USAGE_ERROR = 2
@@ -95,6 +96,7 @@ main.add_command(dynapcnn_command)
 main.add_command(zoo_command)
 main.add_command(energy_models_command)
 main.add_command(compare_command)
+main.add_command(train_step_command)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import inspect
 import os
 import re
 import sys
-from collections.abc import Mapping
+import sysconfig
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,9 @@ from syops.checkpoint import load_model
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle", ".safetensors")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# TypeError of a call given a keyword its callee lacks: "IFNode.__init__() got an unexpected keyword ..."
+_UNEXPECTED = re.compile(r"^(?P<callee>[\w.<>]+)\(\) got an unexpected keyword argument '(?P<name>\w+)'")
+_LISTED = 12  # arguments named in a refusal at most
 
 
 @dataclass
@@ -44,13 +51,38 @@ def is_checkpoint(spec: str) -> bool:
     return Path(spec).exists() or spec.endswith(CHECKPOINT_SUFFIXES) or os.sep in spec or "/" in spec
 
 
+@contextlib.contextmanager
+def user_code(doing: str, program: str = "") -> Iterator[None]:
+    """Run the user's code (an import, a factory, a forward pass): its ``sys.exit`` becomes one error
+    line naming where it was called, not syops' exit status. While it runs, ``sys.argv`` holds only
+    ``program`` (the module's name), so a script that parses its arguments at import reads no syops option
+    as its own, and its usage message names it, not syops.
+    KeyboardInterrupt passes through (Ctrl-C aborts as anywhere else)."""
+    argv = sys.argv
+    sys.argv = [program or (argv[0] if argv else "syops")]
+    try:
+        yield
+    except SystemExit as exc:
+        raise SyopsError(f"{_exit_site(exc)} called sys.exit({exc.code!r}) while {doing}; syops stopped") from None
+    finally:
+        sys.argv = argv
+
+
+def _exit_site(exc: SystemExit) -> str:
+    """file:line of the last frame outside Python's own library (argparse's exit is the script's call)."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((stdlib, "<"))]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "user code"
+
+
 def import_attribute(spec: str, what: str) -> Any:
     """The object named by ``package.module:attribute`` (modules in the working directory included)."""
     module_name, _, attribute = spec.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: local modules are importable
     try:
-        module = importlib.import_module(module_name)
+        with user_code(f"importing {module_name} for {what} {spec}", module_name):
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise SyopsError(f"cannot import {module_name!r} for {what} {spec!r}: {exc}") from None
     value: Any = module
@@ -72,10 +104,14 @@ def call_factory(spec: str, kwargs: Mapping[str, Any], what: str = "model") -> A
             raise SyopsError(f"{spec} is not a function, so --kwarg cannot be passed to it")
         return target
     try:
-        return target(**kwargs)
+        with user_code(f"calling {spec} for {what}", spec.partition(":")[0]):
+            return target(**kwargs)
     except SyopsError:
         raise
     except Exception as exc:
+        refused = kwarg_refused(exc, target, kwargs, spec)
+        if refused is not None:
+            raise refused from None
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         raise SyopsError(f"{spec}({args}) failed: {type(exc).__name__}: {_first_line(exc)}") from exc
 
@@ -108,7 +144,77 @@ def _zoo_model(name: str, kwargs, options, timesteps: int | None, seed: int) -> 
     entry = zoo.get(name)
     options, rest = _split_options(entry, kwargs, options)
     resolved = entry.resolve_options(options)
-    return entry.make(resolved, timesteps=timesteps, seed=seed, kwargs=rest), entry, resolved
+    try:
+        model = entry.make(resolved, timesteps=timesteps, seed=seed, kwargs=rest)
+    except SyopsError as exc:  # the zoo's "cannot build": its TypeError is the context
+        refused = kwarg_refused(exc.__context__, entry.build, rest, f"the zoo model {name}", entry.options)
+        if refused is not None:
+            raise refused from None
+        raise
+    return model, entry, resolved
+
+
+def kwarg_refused(
+    exc: BaseException | None, target: Any, kwargs: Mapping[str, Any], label: str, extra: Iterable[str] = ()
+) -> SyopsError | None:
+    """One line for a --kwarg the factory (or something it passed it on to) does not take: the kwarg, the
+    factory, and the arguments it does take or the close ones, instead of the innermost callee's
+    TypeError (spikingjelly's models hand unknown keywords to IFNode.__init__). None for any other error."""
+    match = _UNEXPECTED.match(str(exc)) if isinstance(exc, TypeError) else None
+    if match is None or match.group("name") not in kwargs:
+        return None
+    name = match.group("name")
+    accepted = _accepted_arguments(target, exc.__traceback__, match.group("callee"), extra)
+    if name in accepted:  # taken, then refused deeper: the factory's own bug, told as it was
+        return None
+    close = difflib.get_close_matches(name, accepted, n=3)
+    if close:
+        hint = f"; did you mean {', '.join(close)}?"
+    elif accepted:
+        more = ", ..." if len(accepted) > _LISTED else ""
+        hint = f" (its arguments: {', '.join(accepted[:_LISTED])}{more})"
+    else:
+        hint = " (it takes no arguments)"
+    return SyopsError(f"--kwarg {name}={kwargs[name]!r}: {label} takes no argument {name!r}{hint}")
+
+
+def _accepted_arguments(target: Any, tb: Any, callee: str, extra: Iterable[str]) -> list[str]:
+    """The keyword names the call chain accepts: the factory's, each function it passed the keywords
+    through (the frames of the traceback), and the callee that refused one."""
+    callables = [target]
+    frame = tb.tb_frame if tb is not None else None
+    tb = tb.tb_next if tb is not None else None  # the first frame is the one that called the factory
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        callables.append(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+        tb = tb.tb_next
+    if frame is not None:
+        callables.append(_named_callable(frame, callee))
+    names: dict[str, None] = dict.fromkeys(extra)
+    for item in callables:
+        for name in item if isinstance(item, tuple) else _parameters(item):
+            if name not in ("self", "cls") and not name.startswith("_"):
+                names.setdefault(name)
+    return list(names)
+
+
+def _parameters(function: Any) -> list[str]:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return []
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in signature.parameters.values() if p.kind in keyword]
+
+
+def _named_callable(frame: Any, qualname: str) -> Any:
+    """The callable ``qualname`` ('IFNode.__init__', 'build') as the failing frame sees it, or None."""
+    owner, _, attribute = qualname.rpartition(".")
+    for value in (*frame.f_locals.values(), *frame.f_globals.values()):
+        if getattr(value, "__qualname__", None) == (owner or attribute):
+            return getattr(value, attribute, None) if owner else value
+    return None
 
 
 def load(
@@ -150,7 +256,8 @@ def load(
                     return _zoo_model(arch, kwargs, options, timesteps, seed)[0]
         elif kwargs or options:
             raise SyopsError("--kwarg, --neuron and --step-mode apply to the architecture; give it with --arch")
-        model = load_model(spec, build, trust=trust_checkpoint)
+        with user_code(f"loading {spec}", Path(spec).name):  # full pickle (--trust-checkpoint) runs the file's code
+            model = load_model(spec, build, trust=trust_checkpoint)
         return LoadedModel(model.eval(), Path(spec).name, entry, resolved)
     if arch is not None:
         raise SyopsError("--arch applies to a checkpoint file; MODEL here is a zoo name or module:factory")

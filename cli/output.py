@@ -4,71 +4,61 @@ stderr as one line each."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from syops import SyopsError
+from syops import __version__
+from syops.atomic import write_atomic
+from syops.safe_text import visible
 
-TABLE_WIDTH = 160  # wide enough for a per-layer table when no terminal says otherwise
+from .files import format_for, is_stdout, mark_text
 
-FORMAT_BY_SUFFIX = {
-    ".json": "json",
-    ".csv": "csv",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".tex": "latex",
-}
+__all__ = ["emit", "emit_rich", "format_for", "note", "render_text"]
+
+TABLE_WIDTH = 160  # a table written to a file or a pipe is this wide, unless COLUMNS says otherwise
 
 
-def format_for(fmt: str | None, output: Path | None, choices: tuple[str, ...]) -> str:
-    """The chosen format, else the one --output's suffix names, else a table."""
-    if fmt is not None:
-        return fmt
-    if output is not None:
-        guessed = FORMAT_BY_SUFFIX.get(output.suffix.lower())
-        if guessed in choices:
-            return guessed
-    return "table"
+def text_width() -> int:
+    """The width of a table written to a file or a pipe: COLUMNS when set, else TABLE_WIDTH."""
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else TABLE_WIDTH
 
 
 def render_text(renderable: Any) -> str:
     """A rich renderable as plain text (no colour codes), for files and pipes."""
     buffer = io.StringIO()
-    Console(file=buffer, width=TABLE_WIDTH, color_system=None, force_terminal=False, soft_wrap=False).print(renderable)
+    Console(file=buffer, width=text_width(), color_system=None, force_terminal=False, soft_wrap=False).print(renderable)
     return buffer.getvalue()
 
 
-def emit(text: str, output: Path | None, quiet: bool = False) -> None:
-    """Write ``text`` to ``output`` (saying so on stderr) or to stdout."""
-    if output is None:
+def emit(text: str, output: Path | None, quiet: bool = False, fmt: str | None = None) -> None:
+    """Write ``text`` to ``output`` (atomically, saying so on stderr) or to stdout (None or -), with syops'
+    mark where the format ``fmt`` has none of its own."""
+    text = mark_text(text, fmt, __version__) if fmt == "markdown" else text
+    if is_stdout(output):
         click.echo(text, nl=not text.endswith("\n"))
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise SyopsError(f"cannot write {output}: {exc.strerror or exc}") from None
+    assert output is not None
+    write_atomic(output, text.encode("utf-8"))
     if not quiet:
         note(f"wrote {output}")
 
 
 def emit_rich(renderable: Any, output: Path | None, quiet: bool = False) -> None:
     """A table: coloured on a terminal, plain text in a pipe or a file."""
-    if output is not None:
-        emit(render_text(renderable), output, quiet)
+    if not is_stdout(output):
+        emit(mark_text(render_text(renderable), "table", __version__), output, quiet)
         return
     console = Console()
     if not console.is_terminal:
         click.echo(render_text(renderable), nl=False)
         return
-    console.width = max(console.width, 120)
-    console.print(renderable)
+    console.print(renderable)  # as wide as the terminal (or COLUMNS): the tables fit it
 
 
 def note(message: str, kind: str = "note") -> None:
-    click.echo(f"syops: {kind}: {' '.join(message.split())}", err=True)
+    click.echo(f"syops: {kind}: {visible(' '.join(message.split()))}", err=True)

@@ -59,3 +59,16 @@ def parse_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_columns(value: str | None, columns: Iterable[tuple[str, ...]], option: str = "--columns") -> list[str] | None:
+    """'layer,energy' -> ['layer', 'energy'], each a key of ``columns`` ((key, ...) tuples)."""
+    if value is None:
+        return None
+    keys = [column[0] for column in columns]
+    chosen = [part.strip().lower().replace("-", "_") for part in value.split(",") if part.strip()]
+    unknown = [key for key in chosen if key not in keys]
+    if unknown or not chosen:
+        what = f"unknown column {', '.join(unknown)}" if unknown else "no column named"
+        raise click.BadParameter(f"{what}; choose from {','.join(keys)}", param_hint=option)
+    return list(dict.fromkeys(chosen))

@@ -7,29 +7,34 @@ import difflib
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from torch import nn
 
-from syops import SyopsError, profile, resolve_energy
-from syops.distributed import is_secondary_rank
-from syops.events import SPIKE_MODES
-from syops.inputs import ENCODINGS, TIME_LAYOUTS, random_input_distribution
-from syops.memory import resolve_memory
-from syops.profiler import default_memory
-from syops.validate import SEED_LIMIT, SIZE_LIMIT, check_allocation
+from syops import SyopsError
+from syops.report_table import REPORT_COLUMNS
 
-from . import models
+from .choices import ENCODINGS, SEED_LIMIT, SIZE_LIMIT, SPIKE_MODES, TIME_LAYOUTS
+from .files import IMAGE_SUFFIXES, OutputPath, check_distinct, check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
-from .params import DEBUG, debug_option, parse_kwargs, parse_shape, quiet_option
+from .params import DEBUG, debug_option, parse_columns, parse_kwargs, parse_shape, quiet_option
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "latex")
 COUNT = click.IntRange(min=1, max=SIZE_LIMIT - 1)  # time steps, batches: beyond it no tensor is allocatable
 SEED = click.IntRange(0, SEED_LIMIT - 1)
 # Third-party warnings worth nothing to someone reading a profile (shown with --debug).
 _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def profile(model: nn.Module, **kwargs: Any):
+    """syops.profile, imported (torch with it) when a profile runs, not when --help is read."""
+    from syops import profile as run_profile
+
+    return run_profile(model, **kwargs)
 
 
 @click.command("profile")
@@ -68,7 +73,13 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 @click.option("--no-neuron-updates", is_flag=True, help="Leave neuron updates out of the totals.")
 @click.option("--ignore", "ignore", multiple=True, metavar="TYPE", help="A module type not to count (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format (default: table, or --output's).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@output_option()
+@overwrite_option
+@click.option(
+    "--columns",
+    metavar="KEY,...",
+    help="Table columns, in this order: " + ",".join(key for key, _, _ in REPORT_COLUMNS) + ".",
+)
 @click.option("--latex-blocks", type=click.IntRange(min=1), metavar="DEPTH", help="LaTeX: one row per block of layers.")
 @click.option("--methods", is_flag=True, help="Print the methods paragraph (the report goes only to --output).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -79,7 +90,7 @@ _NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
     show_default=True,
     help="Seed of the random init and input.",
 )
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Per-layer energy chart (FILE.png).")
+@click.option("--plot", type=OutputPath(), metavar="FILE", help="Per-layer energy chart (FILE.png, .svg or .pdf).")
 @quiet_option
 @debug_option
 def profile_command(
@@ -105,6 +116,8 @@ def profile_command(
     ignore: tuple[str, ...],
     fmt: str | None,
     output: Path | None,
+    overwrite: bool,
+    columns: str | None,
     latex_blocks: int | None,
     methods: bool,
     device: str,
@@ -118,7 +131,20 @@ def profile_command(
     state_dict with --arch, or a pickled module with --trust-checkpoint), or a NIR graph (net.nir, run
     over --timesteps steps of --dt).
     """
+    # torch and the library load here, not at import: `syops profile --help` needs neither
+    import torch
+
+    from syops import resolve_energy
+    from syops.distributed import is_secondary_rank
+    from syops.inputs import random_input_distribution
+    from syops.memory import resolve_memory
+    from syops.profiler import default_memory
+    from syops.validate import check_allocation, dataloader_length
+
+    from . import models
+
     debug = DEBUG.get()
+    table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
     energy_models = [resolve_energy(e) for e in energy]  # a bad preset fails before a model is built
     energy_model = energy_models[0]
     memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
@@ -129,7 +155,14 @@ def profile_command(
         raise SyopsError("--max-batches limits the batches of --data; without --data there is one batch")
     factory_kwargs = parse_kwargs(kwargs)
     target = _device(device)
+    inputs = [p for p in (model_spec, *energy, memory) if p is not None and Path(p).exists()]
+    check_output(output, inputs=inputs, overwrite=overwrite)
+    fmt = format_for(fmt, output, FORMATS)
+    if table_columns is not None and fmt != "table":
+        raise SyopsError(f"--columns picks the columns of the table; --format {fmt} has every field")
     if plot is not None:
+        check_output(plot, inputs=inputs, overwrite=overwrite, suffixes=IMAGE_SUFFIXES, what="--plot", stdout_ok=False)
+        check_distinct(output, plot)
         _plot_directory(plot)  # before the work, as a table printed and then an error would be
     # What factories and models print goes to stderr: stdout carries the report alone (--format json).
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
@@ -157,6 +190,12 @@ def profile_command(
         if encoding == "poisson" and layout is None:
             raise SyopsError("--encoding poisson needs --time-layout TB|BT|loop (and --timesteps) for the spike trains")
         loader, batched_here = _data(data, batch_size) if data is not None else (None, False)
+        if loader is not None and max_batches is None and not quiet and dataloader_length(loader) is None:
+            # An iterable without a length may be endless: say so before the run, not never.
+            note(
+                f"--data {data} has no length, so syops profiles every batch until it ends (an endless "
+                "iterable never does); --max-batches N bounds it"
+            )
         if loader is None:
             shape = shape or loaded.input_shape or (entry.input_shape if entry else None)
             if shape is None:
@@ -172,22 +211,23 @@ def profile_command(
             encoding = encoding or ("direct" if layout else None)
         else:
             inputs = {"input_res": shape}
-        report = profile(
-            model,
-            timesteps=steps,
-            time_layout=layout,  # type: ignore[arg-type]
-            max_batches=max_batches,
-            spike_mode=spike_mode,  # type: ignore[arg-type]
-            skip_zero_weights=skip_zero_weights,
-            count_neuron_updates=not no_neuron_updates,
-            energy=energy_model,
-            memory=memory_model if memory_model is not None else "none",
-            ignore_modules=_ignore_types(model, ignore),
-            seed=seed,
-            progress=loader is not None and not quiet and _stderr_is_terminal(),
-            input_encoding=encoding,  # type: ignore[arg-type]
-            **inputs,
-        )
+        with models.user_code("running the model over its input (its forward pass or its --data)"):
+            report = profile(
+                model,
+                timesteps=steps,
+                time_layout=layout,  # type: ignore[arg-type]
+                max_batches=max_batches,
+                spike_mode=spike_mode,  # type: ignore[arg-type]
+                skip_zero_weights=skip_zero_weights,
+                count_neuron_updates=not no_neuron_updates,
+                energy=energy_model,
+                memory=memory_model if memory_model is not None else "none",
+                ignore_modules=_ignore_types(model, ignore),
+                seed=seed,
+                progress=loader is not None and not quiet and _stderr_is_terminal(),
+                input_encoding=encoding,  # type: ignore[arg-type]
+                **inputs,
+            )
     report.model = loaded.label
     if "dataloader" in inputs and loader is None:  # the seeded random batch made above
         report.inputs.update(kind="random", distribution=random_input_distribution(encoding))  # type: ignore[arg-type]
@@ -195,11 +235,10 @@ def profile_command(
         report = report.with_targets(energy_models, memory=memory)  # each its own memory model unless --memory
     if is_secondary_rank():
         return  # under torchrun every rank holds the all-reduced totals; rank 0 reports them
-    fmt = format_for(fmt, output, FORMATS)
     if methods:
         emit(report.methods() + "\n", None)  # with --methods the report itself goes only to --output
     if output is not None or not methods:
-        _emit_report(report, fmt, output, quiet, latex_blocks)
+        _emit_report(report, fmt, output, quiet, latex_blocks, table_columns)
     if not quiet:
         _notes(report, model, caught, fmt, debug)
     if plot is not None:
@@ -210,9 +249,13 @@ def profile_command(
             note(f"wrote {plot}")
 
 
-def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None) -> None:
+def _emit_report(
+    report, fmt: str, output: Path | None, quiet: bool, latex_blocks: int | None, columns: list[str] | None
+) -> None:
     if fmt == "table":
-        emit_rich(report, output, quiet)
+        from rich.console import Group
+
+        emit_rich(Group(report.table(columns), report.summary_text()), output, quiet)
         return
     exports = {
         "json": report.to_json,
@@ -221,7 +264,7 @@ def _emit_report(report, fmt: str, output: Path | None, quiet: bool, latex_block
         "html": report.to_html,
         "latex": lambda: report.to_latex("block" if latex_blocks else "layer", latex_blocks or 1),
     }
-    emit(exports[fmt](), output, quiet)
+    emit(exports[fmt](), output, quiet, fmt=fmt)
 
 
 def _plot_directory(plot: Path) -> None:
@@ -240,6 +283,8 @@ def _stderr_is_terminal() -> bool:
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -252,12 +297,18 @@ def _device(name: str) -> torch.device:
 
 
 def _is_dataset(value: Any) -> bool:
+    import torch
+
     return isinstance(value, torch.utils.data.Dataset) and not isinstance(value, torch.utils.data.DataLoader)
 
 
 def _data(spec: str, batch_size: int | None) -> tuple[Any, bool]:
     """The DataLoader --data names, and whether it was made here from a Dataset (batched by
     --batch-size, default 1)."""
+    import torch
+
+    from . import models
+
     if not models.is_factory(spec):
         raise SyopsError(f"--data {spec!r} is not module:factory")
     value = models.call_factory(spec, {}, what="data")
@@ -272,6 +323,8 @@ def _data(spec: str, batch_size: int | None) -> tuple[Any, bool]:
 
 def _random_batch(shape: tuple[int, ...], batch_size: int, encoding: str | None, seed: int) -> torch.Tensor:
     """A seeded random batch (the library's single random sample, with more samples beside it)."""
+    import torch
+
     generator = torch.Generator().manual_seed(seed)
     size = (batch_size, *shape)
     return torch.rand(size, generator=generator) if encoding == "poisson" else torch.randn(size, generator=generator)
@@ -281,6 +334,10 @@ def _ignore_types(model: nn.Module, names: tuple[str, ...]) -> list[type]:
     """Module classes from --ignore: a class name found in the model, or an importable dotted path."""
     if not names:
         return []
+    from torch import nn
+
+    from . import models
+
     present = {}
     for module in model.modules():
         for cls in type(module).__mro__:
@@ -317,10 +374,14 @@ def _notes(report, model: nn.Module, caught: list[warnings.WarningMessage], fmt:
             f"no counting rule for {', '.join(uncounted)}, which called torch functions syops does not count: "
             "their arithmetic may be missing"
         )
+    from syops.unknown import UnsupportedModuleWarning
+
     seen = set(report.notes)
     for warning in caught:
         text = str(warning.message).strip()
         if text in seen or (issubclass(warning.category, _NOISE) and not debug):
             continue
+        if issubclass(warning.category, UnsupportedModuleWarning) and "spiking neuron" not in text:
+            continue  # the line above says it (a likely neuron is named on its own line)
         seen.add(text)
         note(text.splitlines()[0] if text else warning.category.__name__, kind="warning")

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from . import hostcounts
+from . import steps as step_counts
 from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
 from .memory import MemoryModel
 from .slots import Counts, NeuronSlot, Pending, RowAccumulator, Slot, row_counts
@@ -77,10 +78,21 @@ class Evaluator:
             Fixed: self._fixed,
         }
         self._pending = Pending()
+        # The time step the engine is running, when it runs them one call each (time_layout="loop"), and
+        # the neuron slots with single-step calls of the running batch to place (syops.steps).
+        self.step: int | None = None
+        self._stepped: dict[int, NeuronSlot] = {}
 
     def new_batch(self, samples: int = 1, timesteps: int = 1) -> None:
         self._recent.clear()
+        self._fold_steps()
         self.batch_images = (max(int(samples), 1), max(int(timesteps), 1))
+        self.step = None
+
+    def _fold_steps(self) -> None:
+        for slot in self._stepped.values():
+            step_counts.fold_batch(slot, self.batch_images[1])
+        self._stepped.clear()
 
     def scan_input(self, x: Tensor) -> Tensor | None:
         """The event check of a model input (see ``column_events``)."""
@@ -392,6 +404,10 @@ class Evaluator:
         slot.counts = slot.counts and events
         spikes = col if events else torch.nan_to_num(col, 0.0, 0.0, 0.0)
         slot.spike_map = spikes if slot.spike_map is None else slot.spike_map.to(self.dtype) + spikes
+        per_step = step_counts.call_step_sums(output, t.layout, t.neurons, self.batch_images, self.dtype)
+        step_counts.add_call(slot, per_step, spikes, self.step, self.dtype)
+        if per_step is None:
+            self._stepped[id(slot)] = slot
         self._remember(t.output, off, col, t.neurons)  # the object the model passes on, not our detached view
 
     # -- end of profile ---------------------------------------------------------------------------
@@ -403,6 +419,7 @@ class Evaluator:
         transfer."""
         rows = list(rows)
         self._fold()
+        self._fold_steps()
         device_values: list[Tensor] = [self._acc.reshape(-1)]
         products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
         device_values += [slot.product for slot in products]
@@ -411,6 +428,8 @@ class Evaluator:
         on_host = {id(n) for n in neuron_slots if n.counts and n.spike_map.dtype == torch.float32}
         on_device = [n for n in neuron_slots if id(n) not in on_host]
         device_values += [n.spike_map.sum(dtype=self.dtype).reshape(1) for n in on_device]
+        stepped = [n for n in neuron_slots if n.step_spikes is not None and not n.steps_unknown]
+        device_values += [n.step_spikes.to(self.dtype) for n in stepped]
         device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self._inexact]]
         host = torch.cat(device_values).cpu().tolist()
         width = self._acc.shape[1]
@@ -418,7 +437,8 @@ class Evaluator:
         it = iter(host[width * self._acc.shape[0] :])
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in on_device}
+        steps_of = {id(n): [next(it) for _ in range(n.step_spikes.numel())] for n in stepped}
         spikes_of.update((id(n), hostcounts.integer_total(n.spike_map)) for n in neuron_slots if id(n) in on_host)
-        out = [row_counts(row, slot_values, product_values, spikes_of, memory) for row in rows]
+        out = [row_counts(row, slot_values, product_values, spikes_of, memory, steps_of) for row in rows]
         extras = [next(it) for _ in extra or []]
         return out, extras, next(it) > 0 or self._inexact_host

@@ -21,7 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .accumulate import Counts
 
-_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "traffic_terms")]
+_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "step_spikes", "traffic_terms")]
 
 
 class ExactShardSampler(DistributedSampler):
@@ -126,8 +126,10 @@ def all_reduce_results(group: Group, keyed: dict[tuple, Counts], samples: int, f
         device=group.device,
     )
     dist.all_reduce(values)
-    neurons = torch.tensor([keyed.get(key, empty).neurons or 0 for key in order], device=group.device)
-    dist.all_reduce(neurons, op=dist.ReduceOp.MAX)
+    # per row: neurons, time steps of its per-step spikes, and whether a rank that ran it has none
+    shapes = torch.tensor([_shape_of(keyed.get(key)) for key in order], dtype=torch.int64, device=group.device)
+    dist.all_reduce(shapes, op=dist.ReduceOp.MAX)
+    neurons = shapes[:, 0] if len(order) else shapes
     rows = values.cpu().tolist()
     merged: dict[tuple, Counts] = {}
     for index, key in enumerate(order):
@@ -146,7 +148,20 @@ def all_reduce_results(group: Group, keyed: dict[tuple, Counts], samples: int, f
             )
             dist.all_reduce(buffer)
             counts.spike_map = buffer.view(spike_map.shape) if mine else buffer
+        steps, missing = int(shapes[index, 1]), bool(shapes[index, 2])
+        if steps and not missing:
+            given = local.step_spikes if local is not None and local.step_spikes is not None else [0.0] * steps
+            per_step = torch.tensor(given, dtype=torch.float64, device=group.device)
+            dist.all_reduce(per_step)
+            counts.step_spikes = per_step.cpu().tolist()
         merged[key] = counts
     total_samples = int(rows[len(order)][0])
     total_flags = [rows[len(order) + 1][i] > 0 for i in range(len(flags))]
     return merged, total_samples, total_flags
+
+
+def _shape_of(counts: Counts | None) -> list[int]:
+    if counts is None:
+        return [0, 0, 0]
+    steps = counts.step_spikes
+    return [counts.neurons or 0, len(steps) if steps else 0, int(bool(counts.neurons) and steps is None)]

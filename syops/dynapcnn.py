@@ -1,5 +1,5 @@
 """Does a model fit SynSense's DYNAP-CNN chip? Per-layer memory, the chip's checks, and a layer-to-core
-assignment (design §4).
+assignment (docs/contract.md §9).
 
 A DYNAP-CNN layer is a convolution (a Linear counts as a convolution whose kernel is its whole input)
 followed by a non-leaky integrate-and-fire layer and an optional sum pooling. The model is read
@@ -24,6 +24,7 @@ from typing import Any
 from torch import nn
 
 from .errors import SyopsError
+from .safe_text import visible
 
 KI = 1024
 CORE_KERNEL_MEMORY: tuple[int, ...] = (16 * KI,) * 3 + (32 * KI,) * 2 + (64 * KI,) * 2 + (16 * KI,) * 2
@@ -408,6 +409,22 @@ class DynapcnnLayerReport:
     violations: list[str]
 
 
+def layer_cells(layer: DynapcnnLayerReport) -> list[str]:
+    """A layer's row as the tables show it (terminal and notebook alike)."""
+    return [
+        layer.name,
+        layer.type,
+        f"{layer.kernel_memory} / {layer.kernel_memory_theoretical}",
+        f"{layer.neuron_memory} / {layer.neuron_memory_theoretical}",
+        str(layer.bias_memory),
+        "×".join(map(str, layer.input_shape)),
+        "×".join(map(str, layer.output_shape)),
+        ",".join(map(str, layer.fits_cores)) or "none",
+        "-" if layer.core is None else str(layer.core),
+        "; ".join(layer.violations),
+    ]
+
+
 @dataclass
 class DynapcnnReport:
     fits: bool
@@ -438,60 +455,72 @@ class DynapcnnReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
-    def table(self):
-        from rich.table import Table
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per layer (the JSON's layer fields); needs pandas."""
+        from .notebook import dynapcnn_dataframe
 
-        table = Table(title=f"{self.model or 'model'} on DYNAP-CNN", header_style="bold", show_footer=True)
+        return dynapcnn_dataframe(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the layer table with totals and whether the model fits."""
+        from .notebook import dynapcnn_html
+
+        return dynapcnn_html(self)
+
+    def table(self):
+        """The per-layer table, fitted to the console's width (see syops.report_table): on a narrow one
+        the theoretical memories, shapes and candidate cores go first; violations are cut, and repeated
+        in full under the table."""
+        from rich.console import Group
+        from rich.text import Text
+
+        from .report_table import Column, FittedTable
+
         totals = self.totals
-        for header, footer, justify in (
-            ("Layer", "Total", "left"),
-            ("Type", "", "left"),
-            (
+        columns = [
+            Column("layer", "Layer", "Total", name=True),
+            Column("type", "Type"),
+            Column(
+                "kernel",
                 "Kernel mem (chip / theory)",
                 f"{totals['kernel_memory']} / {totals['kernel_memory_theoretical']}",
                 "right",
             ),
-            (
+            Column(
+                "neuron",
                 "Neuron mem (chip / theory)",
                 f"{totals['neuron_memory']} / {totals['neuron_memory_theoretical']}",
                 "right",
             ),
-            ("Bias", str(totals["bias_memory"]), "right"),
-            ("Input", "", "right"),
-            ("Output", "", "right"),
-            ("Fits cores", "", "left"),
-            ("Core", f"{totals['cores_used']}/{N_CORES}", "right"),
-            ("Violations", "", "left"),
-        ):
-            table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
+            Column("bias", "Bias", str(totals["bias_memory"]), "right"),
+            Column("input", "Input", "", "right"),
+            Column("output", "Output", "", "right"),
+            Column("fits_cores", "Fits cores"),
+            Column("core", "Core", f"{totals['cores_used']}/{N_CORES}", "right"),
+            Column("violations", "Violations", name=True),
+        ]
+        drop = ("input", "output", "fits_cores", "bias", "type", "neuron", "kernel")
+        table = FittedTable(columns, drop_order=drop)
         for layer in self.layers:
-            table.add_row(
-                layer.name,
-                layer.type,
-                f"{layer.kernel_memory} / {layer.kernel_memory_theoretical}",
-                f"{layer.neuron_memory} / {layer.neuron_memory_theoretical}",
-                str(layer.bias_memory),
-                "×".join(map(str, layer.input_shape)),
-                "×".join(map(str, layer.output_shape)),
-                ",".join(map(str, layer.fits_cores)) or "none",
-                "-" if layer.core is None else str(layer.core),
-                "; ".join(layer.violations),
-                style=None if not layer.violations else "red",
-            )
-        return table
+            table.add_row(*layer_cells(layer), style=None if not layer.violations else "red")
+        title = Text(f"{visible(self.model or 'model')} on DYNAP-CNN", style="italic", justify="center")
+        return Group(title, table)
 
     def summary_text(self):
         from rich.text import Text
 
         if self.fits:
             cores = ", ".join(f"{layer.name}→{layer.core}" for layer in self.layers)
-            text = Text(f"Fits DYNAP-CNN: {cores}.", style="green")
+            text = Text(visible(f"Fits DYNAP-CNN: {cores}."), style="green")
         else:
             text = Text("Does not fit DYNAP-CNN.", style="red")
         for message in self.violations:
-            text.append(f"\n{message}", style="red")
+            text.append(f"\n{visible(message)}", style="red")
+        for layer in self.layers:  # in full here: the table cuts them to its width
+            for message in layer.violations:
+                text.append(f"\n{visible(layer.name)}: {visible(message)}", style="red")
         for note in self.notes:
-            text.append(f"\nNote: {note}", style="yellow")
+            text.append(f"\nNote: {visible(note)}", style="yellow")
         return text
 
     def __rich__(self):

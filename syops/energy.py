@@ -20,6 +20,9 @@ Presets and their sources:
   0.3 nJ and 0.9 nJ per MAC. A conventional device (``one_pass_ann``) runs the architecture as an ANN
   once per sample: it pays each MAC of that one-pass ANN (the dense MACs ÷ T) and each activation (one
   per neuron, the neuron updates ÷ T) at that one cost, whatever the spikes were.
+
+``operand_bits`` is how wide the model's operands are (fp32 and int32 32, fp16 16, int8 8; a custom
+model 32 unless it says ``bits``): memory words are that wide unless the memory model states its own.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class EnergyModel:
     e_synop_pj: float | None = None  # cost of a synaptic event; None: an AC
     e_neuron_update_pj: float | None = None  # None: an AC (IF) or a MAC (leaky)
     source: str = ""
+    operand_bits: int = 32  # width of an operand; memory words are as wide unless the memory model says
     # A conventional device: the model runs as an ANN once per sample; every MAC of that pass costs
     # e_mac_pj and every activation (one per neuron) e_neuron_update_pj, the spiking counts aside.
     one_pass_ann: bool = False
@@ -87,9 +91,9 @@ PRESETS: dict[str, EnergyModel] = {
     m.name: m
     for m in (
         EnergyModel("45nm-fp32", 0.9, 4.6, source=f"{_HOROWITZ}: fp32 add 0.9 pJ, mult 3.7 pJ"),
-        EnergyModel("45nm-fp16", 0.4, 1.5, source=f"{_HOROWITZ}: fp16 add 0.4 pJ, mult 1.1 pJ"),
+        EnergyModel("45nm-fp16", 0.4, 1.5, source=f"{_HOROWITZ}: fp16 add 0.4 pJ, mult 1.1 pJ", operand_bits=16),
         EnergyModel("45nm-int32", 0.1, 3.2, source=f"{_HOROWITZ}: int32 add 0.1 pJ, mult 3.1 pJ"),
-        EnergyModel("45nm-int8", 0.03, 0.23, source=f"{_HOROWITZ}: int8 add 0.03 pJ, mult 0.2 pJ"),
+        EnergyModel("45nm-int8", 0.03, 0.23, source=f"{_HOROWITZ}: int8 add 0.03 pJ, mult 0.2 pJ", operand_bits=8),
         EnergyModel(
             "loihi",
             0.9,
@@ -151,19 +155,39 @@ _KEYS = {
 }
 
 
+_WIDTH_KEYS = ("bits", "operand_bits")
+
+
+def _operand_bits(key: str, value: Any) -> int:
+    if isinstance(value, str):  # from ac=0.9,mac=4.6,bits=8
+        value = int(value) if value.strip().isdigit() else value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        raise SyopsError(f"energy model {key}={value!r} must be a positive integer (bits of an operand)")
+    return int(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # from ...,one_pass_ann=true
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise SyopsError(f"energy model {key}={value!r} must be true or false")
+    return value
+
+
 def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
     fields: dict[str, Any] = {"name": str(values.get("name", default_name)), "source": str(values.get("source", ""))}
     for key, value in values.items():
         if key in ("name", "source"):
             continue
+        if key in _WIDTH_KEYS:
+            fields["operand_bits"] = _operand_bits(key, value)
+            continue
         if key == "one_pass_ann":  # a conventional device: the model priced as a one-pass ANN
-            if not isinstance(value, bool):
-                raise SyopsError(f"energy model one_pass_ann={value!r} must be true or false")
-            fields[key] = value
+            fields[key] = _flag(key, value)
             continue
         if key not in _KEYS:
             raise SyopsError(
-                f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ), one_pass_ann"
+                f"unknown energy model key {key!r}; expected ac, mac, synop, neuron (costs in pJ), bits, one_pass_ann"
             )
         if _KEYS[key] in fields:
             raise SyopsError(f"energy cost {key} is given twice (as {key} and under another name)")
@@ -173,6 +197,9 @@ def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
             cost = float(value)
         except (TypeError, ValueError):
             raise SyopsError(f"energy cost {key}={value!r} is not a number (pJ)") from None
+        except OverflowError:
+            digits = len(str(value))
+            raise SyopsError(f"energy cost {key} is too large to be a number of pJ ({digits} digits)") from None
         if not math.isfinite(cost) or cost < 0:
             raise SyopsError(f"energy cost {key}={value!r} must be a finite, non-negative number of pJ")
         fields[_KEYS[key]] = cost

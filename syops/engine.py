@@ -8,6 +8,8 @@ context manager: whatever happens inside, the model leaves it exactly as it came
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -16,7 +18,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from . import frameworks, guard
+from . import custom, frameworks, guard, unknown
 from .accumulate import Counts, Evaluator, RowAccumulator
 from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
@@ -28,8 +30,9 @@ from .rules import Rule, RuleContext, find_module_rule
 from .rules.reshape import FREE_OP_NAMES
 from .runtime import OpCounter, eval_modules, paused_gc
 from .state import ModelSnapshot
-from .terms import Part
-from .tree import ModuleTree, named_children
+from .terms import Neuron, Part
+from .timing import DeclaredNeuron, SeenNeuron, declared_neurons
+from .tree import ModuleTree, has_children, named_children
 
 Kind = Literal["counted", "zero", "ignored"]
 
@@ -45,6 +48,8 @@ class ModuleInfo:
     module: nn.Module
     rule: Rule | None
     kind: Kind | None
+    probe: bool = False  # a leaf without a rule, not yet looked at for neuron-like behaviour (syops.unknown)
+    layout: str | None = None  # a neuron's input layout, as its rule states it (syops.timing)
 
 
 @dataclass
@@ -65,6 +70,7 @@ class _Frame:
     active: bool  # outermost counted module: its rule runs
     args: tuple
     unguarded: Any = None  # the guard's pause for a stock layer's own forward (see syops.guard.pause_for)
+    state: Any = None  # a probed module's state before its call (syops.unknown)
 
 
 def _shape_of(args: Any) -> str:
@@ -86,8 +92,12 @@ class CountingSession:
         ignore_modules: Sequence[type] = (),
         custom_rules: Mapping[type, Rule] | None = None,
         tree: ModuleTree | None = None,
+        follow: bool = False,
     ) -> None:
         self.model = model
+        # follow: count the calls the user's own code makes (syops.Profiler): the model is not snapshot,
+        # put in eval mode, reset or run here; a top-level call of one of its modules starts a count.
+        self.follow = follow
         # The walk of the model's tree this profile has made (syops.tree), used up to the attach and then
         # dropped: the model as it runs is walked afresh.
         self._tree = tree
@@ -112,7 +122,17 @@ class CountingSession:
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
+        self.nonfinite: list[str] = []  # modules with a NaN or infinite parameter (read at collect)
         self.parameter_sizes: dict[int, int] = {}
+        self.declared: list[DeclaredNeuron] = []  # the neuron layers and the layout each states
+        self.seen: list[SeenNeuron] | None = None  # what the neurons saw in the call being observed
+        self.on_call = None  # follow mode: called as on_call(module, args, kwargs) before a top-level call
+        self.after_call = None  # follow mode: called as after_call(module, raised) after it
+        self.uncounted_classes: dict[type, str] = {}  # classes syops could not count: a module's name
+        self.neuron_like: set[str] = set()  # modules among them that look like unregistered neurons
+        self.stateful: set[str] = set()
+        self._probed: set[type] = set()
+        self._custom_resets: list[nn.Module] = []  # modules of registered neurons with a reset (syops.custom)
 
     # -- attach / detach --------------------------------------------------------------------------
     def __enter__(self) -> CountingSession:
@@ -122,10 +142,12 @@ class CountingSession:
     def _enter(self) -> CountingSession:
         tree = self._tree if self._tree is not None else ModuleTree(self.model)
         self._tree = None
-        self._snapshot = ModelSnapshot(self.model, tree.modules)
+        # Following the user's code, the model and its state are theirs: nothing is snapshot or switched.
+        self._snapshot = None if self.follow else ModelSnapshot(self.model, tree.modules)
         try:
             self.adapters = frameworks.adapters_for(self.model, tree.modules)
-            eval_modules(self.model, tree.modules)
+            if not self.follow:
+                eval_modules(self.model, tree.modules)
             self._classify_modules(tree.named)
             self._attach()
             if hasattr(torch.backends, "mha"):
@@ -133,7 +155,8 @@ class CountingSession:
                 self._fastpath = torch.backends.mha.get_fastpath_enabled()
                 torch.backends.mha.set_fastpath_enabled(False)
             self._mode = OpCounter(self)
-            self._resume_ops()
+            if not self.follow:
+                self._resume_ops()  # following, the mode is on only while a call of the model runs
         except BaseException:
             self._detach()
             raise
@@ -168,8 +191,15 @@ class CountingSession:
                 kind = "zero"
             else:
                 kind = "counted"
-            info = ModuleInfo(name, type(module).__name__, module, rule, kind)
+            info = ModuleInfo(
+                name, type(module).__name__, module, rule, kind, kind is None and not has_children(module)
+            )
             self.infos[id(module)] = info
+            if custom.RESETS and type(module) in custom.RESETS:
+                self._custom_resets.append(module)
+            if kind == "counted" and rule.layout is not None:
+                self.declared.extend(declared_neurons([(name, module)], lambda _, rule=rule: rule))
+                info.layout = self.declared[-1].layout
             if module is self.model:
                 self.root = info
 
@@ -209,7 +239,9 @@ class CountingSession:
             if self.stack and self.stack[-1].info.module is module:
                 frame = self._leave()
                 self._raised_in = self._raised_in or frame  # the innermost frame an exception left
-                if self.suppress == 0 and self.running:
+                if self.follow and not self.stack and self.running:
+                    self._end_call(module, raised=True)
+                elif self.suppress == 0 and self.running:
                     self._resume_ops()
             return None
 
@@ -220,7 +252,9 @@ class CountingSession:
 
         def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
             if not self.running:
-                return None
+                if not self.follow or self.stack:
+                    return None
+                self._begin_call(module, args, kwargs)
             info = infos[id(module)]
             self._raised_in = None  # a module runs: any exception before was caught
             active = info.kind is not None and (self.suppress == 0 or self._inside_counting_parent())
@@ -228,6 +262,8 @@ class CountingSession:
                 self.suppress += 1
                 self._suspend_ops()
             self.stack.append(_Frame(info, active, args, guard.pause_for(module, args, kwargs)))
+            if info.probe:
+                self._probe_before(info)
             if active:
                 row = self._row_for_module(info)
                 row.acc.calls += 1
@@ -252,13 +288,33 @@ class CountingSession:
                     break
             if frame is None:
                 return None
+            if frame.state is not None:
+                self._probe_after(frame, output)
             if frame.active and info.kind == "counted" and info.rule.phase == "post":
                 self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
-            if self.suppress == 0:
+            if self.follow and not self.stack:
+                self._end_call(module, raised=False)
+            elif self.suppress == 0:
                 self._resume_ops()
             return None
 
         return hook
+
+    def _begin_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """Following the user's code: a call of the model (or of one of its modules) from outside begins."""
+        if self.on_call is not None:
+            self.on_call(module, args, kwargs)
+        self.running = True
+        self._raised_in = None
+        self._resume_ops()
+
+    def _end_call(self, module: nn.Module, raised: bool) -> None:
+        """Following the user's code: the call ends (returned or raised); the mode is off until the next."""
+        self.running = False
+        self.suppress = 0
+        self._suspend_ops()
+        if self.after_call is not None:
+            self.after_call(module, raised)
 
     def _leave(self) -> _Frame:
         """Take the innermost frame off the stack: its guard's pause ends, its count suppression too."""
@@ -275,6 +331,20 @@ class CountingSession:
         owner = next((f for f in reversed(self.stack) if f.info.kind is not None), None)
         return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
 
+    def _probe_before(self, info: ModuleInfo) -> None:
+        info.probe = False
+        if type(info.module) not in self._probed:
+            self._probed.add(type(info.module))
+            self.stack[-1].state = unknown.state_before(info.module)
+
+    def _probe_after(self, frame: _Frame, output: Any) -> None:
+        module, name = frame.info.module, frame.info.name
+        if unknown.state_before(module) != frame.state:
+            self.stateful.add(name)
+            if unknown.looks_like_neuron(module, frame.state, output):
+                self.neuron_like.add(name)
+                self.uncounted_classes.setdefault(type(module), name)
+
     def saw_uncounted_op(self, info: ModuleInfo, func: Any) -> None:
         """A torch function with no op rule ran directly in a module without a rule. Unless it is known
         to do no arithmetic (a reshape, a view, metadata), the module may hold arithmetic syops missed:
@@ -283,6 +353,7 @@ class CountingSession:
         if info.type_name in self.unsupported or getattr(func, "__name__", None) in FREE_OP_NAMES:
             return
         self.unsupported.append(info.type_name)
+        self.uncounted_classes.setdefault(type(info.module), info.name)
 
     def _suspend_ops(self) -> None:
         """Leave the op-counting mode while a counted module runs: nothing inside it may be counted as
@@ -320,9 +391,18 @@ class CountingSession:
         return row
 
     def _evaluate(self, info: ModuleInfo, row: Row, rule: Rule, target: Any, args, kwargs, output) -> None:
-        with torch._C.DisableTorchFunction():
+        # Counting is never part of the user's autograd graph (following a training step, grad is on); an
+        # inference under no_grad needs no second context.
+        with torch._C.DisableTorchFunction(), torch.no_grad() if torch.is_grad_enabled() else _NO_CONTEXT:
             try:
                 terms = list(rule.fn(target, args, kwargs, output, self.ctx))
+                if self.seen is not None and info.layout is not None:
+                    # (a term in another layout, a few-spike neuron's phases, says nothing of the steps)
+                    self.seen.extend(
+                        SeenNeuron(row.name, row.type_name, t.layout, t.lead)
+                        for t in terms
+                        if isinstance(t, Neuron) and t.layout == info.layout
+                    )
                 parts = [t for t in terms if isinstance(t, Part)]
                 if parts:
                     terms = [t for t in terms if not isinstance(t, Part)]
@@ -359,8 +439,10 @@ class CountingSession:
         (of the samples the batch holds) tells how many images an activation tensor holds."""
         self._suspend_ops()  # the resets and checks are not the model's counted work: no mode on their ops
         frameworks.reset_states(self.model, self.adapters)
+        if self._custom_resets:
+            custom.reset_custom(self._custom_resets)
         self.evaluator.new_batch(batch.samples, timesteps)
-        self._check_model_input(batch)
+        self.check_model_input(next((a for a in (*batch.args, *batch.kwargs.values()) if isinstance(a, Tensor)), None))
         calls = batch.steps if batch.steps is not None else [(batch.args, batch.kwargs)]
         output = None
         self._raised_in = None
@@ -368,7 +450,9 @@ class CountingSession:
         self._resume_ops()
         try:
             with torch.no_grad(), paused_gc():
-                for args, kwargs in calls:
+                for step, (args, kwargs) in enumerate(calls):
+                    if batch.steps is not None:  # one call per time step: a single-step neuron's step
+                        self.evaluator.step = step
                     output = self.model(*args, **kwargs)
         except SyopsError:
             raise
@@ -395,11 +479,10 @@ class CountingSession:
             )
         return ForwardError(f"the model's forward pass failed: {type(exc).__name__}: {_first_line(exc)}")
 
-    def _check_model_input(self, batch: Batch) -> None:
+    def check_model_input(self, primary: Tensor | None) -> None:
         """Flag (on device) an integer input beyond {-1, 0, 1}: counted as events, maybe by surprise."""
         if self.spike_mode != "integer":
             return
-        primary = next((a for a in (*batch.args, *batch.kwargs.values()) if isinstance(a, Tensor)), None)
         if primary is None or primary.numel() == 0 or primary.dtype == torch.bool:
             return
         with torch._C.DisableTorchFunction():
@@ -429,9 +512,36 @@ class CountingSession:
                 if p is not None
             }
             extra = [self._raw_input_flag] if self._raw_input_flag is not None else []
-            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), extra, memory)
-        raw_input = bool(extras[0]) if extras else False
+            # A NaN or infinite weight makes every spike count after it meaningless (a NaN membrane never
+            # crosses a threshold): one flag per module, read in the same transfer.
+            checked = [
+                (info.name or "(model)", [p for p in info.module._parameters.values() if _checkable(p)])
+                for info in self.infos.values()
+            ]
+            checked = [(name, params) for name, params in checked if params]
+            # A sum is NaN or infinite when a value is (one cheap read); a finite sum that overflowed is told
+            # apart on the host, for the rare module whose sum is not finite.
+            sums = [torch.stack([p.detach().sum() for p in params]).sum() for _, params in checked]
+            counts, extras, inexact = self.evaluator.read_all((r.acc for r in rows), [*extra, *sums], memory)
+            raw_input = bool(extras[0]) if extra else False
+            self.nonfinite = [
+                name
+                for (name, params), total in zip(checked, extras[len(extra) :], strict=True)
+                if not math.isfinite(total) and not all(bool(torch.isfinite(p).all()) for p in params)
+            ]
         return list(zip(rows, counts, strict=True)), raw_input, inexact
+
+
+_NO_CONTEXT = contextlib.nullcontext()
+
+
+def _checkable(p: Tensor | None) -> bool:
+    return (
+        p is not None
+        and p.is_floating_point()
+        and not isinstance(p, nn.parameter.UninitializedTensorMixin)
+        and p.numel() > 0
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,6 +135,8 @@ class InputPlan:
         self.encoding = input_encoding
         self.generator = torch.Generator().manual_seed(seed)
         self.allow_empty = False  # a distributed rank's shard may be empty
+        self.squeezed_steps: int | None = None  # T of a squeezed [B·T, ...] input, as its Squeeze layers split it
+        self.declared: list = []  # the model's neuron layers and their layouts (syops.timing)
         if self.input_res is not None and input_constructor is None:
             steps = (self.timesteps or 1) if self.time_layout is not None else 1  # encoded over T steps
             validate.check_allocation("input_res", (steps, 1, *self.input_res), self.dtype, self.device)
@@ -240,6 +242,8 @@ class InputPlan:
         samples = self._sample_count(shape, dim)
         if self.input_res is not None:
             return samples, list(self.input_res)
+        if self.time_layout is not None:
+            return samples, shape[2:]  # one sample at one step: neither the time nor the batch dimension
         del shape[dim]
         return samples, shape
 
@@ -254,6 +258,8 @@ class InputPlan:
                 f"batch_size={given} contradicts the model's sinabs Squeeze layers, which split the "
                 f"{shape[0]} input rows into {squeezed} samples"
             )
+        if squeezed is not None and rows % squeezed == 0:
+            self.squeezed_steps = rows // squeezed
         if given is None and squeezed is not None:
             return squeezed
         if given is None:

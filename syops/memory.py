@@ -7,17 +7,23 @@ bytes are DRAM at 1300 pJ (Horowitz's lower DRAM figure). A word of ``bits`` cos
 access (Horowitz's figures are per 64 bits; spikingjelly's Lemaire estimator charges them per 32-bit
 word, twice as much per bit).
 
-``dense_reuse`` says how a dense operand is read (design §1): ``"ideal"`` (each weight once per image and
-each input element once: the upper bound on a dense accelerator's reuse, Dampfhoffer et al. 2023) or
-``"none"`` (a weight and an input per MAC, Lemaire et al. 2022). Event operands are read from an event
-queue of ``queue_words`` words (Lemaire's FIFO, 1000 entries).
+A word is as wide as the energy model's operands (``EnergyModel.operand_bits``: 32 for fp32 and int32,
+16 for fp16, 8 for int8) unless the memory model states ``bits``; ``with_word_bits`` settles it when a
+profile starts.
+
+``dense_reuse`` says how a dense operand is read (docs/contract.md, memory traffic): ``"ideal"`` (each
+weight once per image and each input element once: the upper bound on a dense accelerator's reuse,
+Dampfhoffer et al. 2023) or ``"none"`` (a weight and an input per MAC, Lemaire et al. 2022). Event
+operands are read from an event queue of ``queue_words`` words (Lemaire's FIFO, 1000 entries).
 
 The counting of accesses is in ``syops.traffic``; this module only prices them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,10 +67,11 @@ def _access_pj(words: float, bits: int, dram_above: int | None) -> float:
 @dataclass(frozen=True)
 class MemoryModel:
     """How memory accesses are counted (``dense_reuse``, ``queue_words``) and priced (``bits``,
-    ``dram_above``)."""
+    ``dram_above``). ``bits`` None: words as wide as the energy model's operands (32 until a profile
+    settles it)."""
 
     name: str
-    bits: int = 32
+    bits: int | None = None
     dense_reuse: DenseReuse = "ideal"
     dram_above: int | None = None  # bytes; larger memories are DRAM
     queue_words: int = 1000
@@ -75,7 +82,21 @@ class MemoryModel:
 
     def access_pj(self, words: float) -> float:
         """pJ of one access of one word to a memory holding ``words`` words."""
-        return _access_pj(words, self.bits, self.dram_above)
+        return _access_pj(words, self.word_bits, self.dram_above)
+
+    @property
+    def word_bits(self) -> int:
+        return DEFAULT_WORD_BITS if self.bits is None else self.bits
+
+
+DEFAULT_WORD_BITS = 32
+
+
+def with_word_bits(model: MemoryModel | None, operand_bits: int) -> MemoryModel | None:
+    """``model`` with its word width settled: the width it states, else the energy model's operands'."""
+    if model is None or model.bits is not None:
+        return model
+    return dataclasses.replace(model, bits=operand_bits)
 
 
 MEMORY_PRESETS: dict[str, MemoryModel | None] = {
@@ -91,9 +112,19 @@ DEFAULT_MEMORY = "sram-45nm"
 _MEMORY_KEYS = ("name", "bits", "dense_reuse", "dram_above", "queue_words", "source")
 
 
+# Bounds that keep every figure finite: a word of up to 4096 bits, memories of up to 2**62 words or bytes.
+_INT_LIMITS = {"bits": 4096, "queue_words": 2**62, "dram_above": 2**62}
+
+
 def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+    limit = _INT_LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SyopsError(f"memory model {key}={value!r} must be a positive integer")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SyopsError(f"memory model {key}={value!r} must be a positive integer, not {value}")
+    if value != int(value) or value <= 0 or value > limit:
+        shown = repr(value) if len(repr(value)) < 40 else f"a {len(str(int(value)))}-digit number"
+        raise SyopsError(f"memory model {key}={shown} must be a positive integer of at most {limit}")
     return int(value)
 
 
@@ -138,7 +169,10 @@ def resolve_memory(spec: str | Mapping[str, Any] | MemoryModel | Path | None) ->
         table = data.get("memory", data)
         if not isinstance(table, Mapping):
             raise SyopsError(f"memory model file {text}: [memory] must be a table of bits, dense_reuse, ...")
-        return _memory_from_mapping(table, path.stem)
+        try:
+            return _memory_from_mapping(table, path.stem)
+        except SyopsError as exc:
+            raise SyopsError(f"memory model file {text}: {exc}") from None
     raise SyopsError(
         f"unknown memory model {text!r}; presets: {', '.join(MEMORY_PRESETS)}, or a .toml file with bits, "
         "dense_reuse, dram_above, queue_words"

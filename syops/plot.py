@@ -6,11 +6,15 @@ plotting changes the user's pyplot backend.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._version import __version__
+from .atomic import write_atomic
 from .errors import SyopsError
 from .report import LayerStats, Report
+from .safe_text import visible
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
     if len(rows) > max_layers:
         keep = set(sorted(range(len(rows)), key=lambda i: -rows[i].total_mj)[:max_layers])
         rows = [row for i, row in enumerate(rows) if i in keep]
-    labels = [f"{row.name} ({row.type})" for row in rows]
+    labels = [_plain(f"{row.name} ({row.type})") for row in rows]
     height = max(2.5, 0.25 * len(rows) + 1.5)
     bars_height = 0.35 * (len(report.targets) + 1) + 1.5 if report.targets else 0.0
     figure = Figure(figsize=(9, height + bars_height), layout="constrained")
@@ -83,15 +87,27 @@ def plot_energy(report: Report, path: str | Path, *, max_layers: int = 80) -> Pa
     if report.memory_model is not None:
         memory = [row.memory_mj * 1e3 for row in rows]
         compute = [a + m for a, m in zip(ac, mac, strict=True)]
-        axes.barh(positions, memory, left=compute, label=f"memory ({report.memory_model.name})", color="#55A868")
+        label = _plain(f"memory ({report.memory_model.name})")
+        axes.barh(positions, memory, left=compute, label=label, color="#55A868")
     axes.set_yticks(list(positions), labels, fontsize=7)
     axes.invert_yaxis()
     memory_name = report.memory_model.name if report.memory_model is not None else "no memory model"
-    axes.set_xlabel(f"energy per sample (µJ, {report.energy_model.name}, {memory_name})")
-    axes.set_title(f"{report.model}: per-layer energy (T={report.timesteps})")
+    axes.set_xlabel(_plain(f"energy per sample (µJ, {report.energy_model.name}, {memory_name})"))
+    axes.set_title(_plain(f"{report.model}: per-layer energy (T={report.timesteps})"))
     axes.legend(loc="lower right")
+    image = path.suffix[1:].lower() or None  # None: matplotlib's default format
+    # "Creator" marks the file as syops' (the command line replaces its own chart without --overwrite).
+    metadata = {"Creator": f"syops {__version__}"} if image in (None, "png", "svg", "pdf", "ps", "eps") else None
+    buffer = io.BytesIO()
     try:
-        figure.savefig(path)
+        figure.savefig(buffer, format=image, metadata=metadata)
     except (OSError, ValueError) as exc:
         raise SyopsError(f"cannot write the plot to {path}: {exc}") from None
+    write_atomic(path, buffer.getvalue())  # a reader never sees half a chart
     return path
+
+
+def _plain(text: str) -> str:
+    """``text`` for a matplotlib label: shown as written (a ``$`` would start mathtext, and a name such
+    as ``$\\x$`` would fail the drawing), control characters escaped."""
+    return visible(text).replace("$", r"\$")

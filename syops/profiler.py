@@ -11,19 +11,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import distributed, neurobench, nir, validate
+from . import distributed, frameworks, neurobench, nir, timing, validate
 from .accumulate import Counts
 from .energy import EnergyModel, resolve_energy
 from .engine import CountingSession, Row, paused_gc
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
-from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory
+from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory, with_word_bits
 from .report import LayerStats, Report
 from .reprice import kept_counts
-from .rules import Rule
+from .rules import Rule, find_module_rule
 from .traffic import ACCESS_KINDS
 from .tree import has_children
+from .unknown import warn_unsupported
 
 RAW_INPUT_NOTE = (
     "the model input holds integers beyond {-1, 0, 1}; syops counts them as events (right for DVS event "
@@ -113,6 +114,7 @@ def profile(
     validate.check_dataloader(dataloader)
     energy_model = resolve_energy(energy)
     memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
+    memory_model = with_word_bits(memory_model, energy_model.operand_bits)  # words as wide as the operands
     plan = InputPlan(
         model,
         input_res=input_res,
@@ -128,6 +130,9 @@ def profile(
         tree=tree,
     )
     rules = {cls: _as_rule(rule) for cls, rule in custom_rules.items()}
+    _settle_layout(
+        model, tree, plan, rules, ignore, static=inputs is None and dataloader is None and input_constructor is None
+    )
     session = CountingSession(
         model,
         spike_mode=spike_mode,
@@ -180,6 +185,7 @@ def _run_and_report(
 ) -> Report:
     samples = 0
     sample_shape: list[int] = []
+    per_call = False
     try:
         with torch.random.fork_rng(devices=devices):
             _seed_forked(seed, devices)
@@ -191,7 +197,10 @@ def _run_and_report(
                 for index, batch in enumerate(plan):
                     if index and not gc.isenabled():
                         gc.collect(0)
-                    session.run(batch, plan.timesteps or 1)
+                    if index == 0:
+                        per_call = _first_batch(session, plan, batch)
+                    else:
+                        session.run(batch, plan.timesteps or 1)
                     samples += batch.samples
                     sample_shape = sample_shape or batch.sample_shape
                     advance()
@@ -202,9 +211,10 @@ def _run_and_report(
     finally:
         if group is not None:
             group.close()
-    notes = []
-    if inexact:
-        notes.append(INEXACT_NOTE)
+    notes = [timing.PER_CALL_NOTE] if per_call else []
+    if session.nonfinite:
+        notes.append(nonfinite_note(session.nonfinite))
+        warnings.warn(notes[-1], stacklevel=3)
     if raw_input:
         notes.append(RAW_INPUT_NOTE)
         warnings.warn(RAW_INPUT_NOTE, stacklevel=3)  # the caller of syops.profile
@@ -220,11 +230,97 @@ def _run_and_report(
         count_neuron_updates=count_neuron_updates,
         notes=notes,
     )
-    report.neurobench_figures = recorder.figures(max(local_samples, 1), skip_zero_weights)
-    # What Report.methods() states about the inputs and the counting options.
-    report.inputs = {**describe_inputs(plan), "seed": seed}
-    report.counting = {"spike_mode": spike_mode, "skip_zero_weights": skip_zero_weights}
+    finish_report(
+        report,
+        recorder,
+        samples=max(local_samples, 1),
+        inputs={**describe_inputs(plan), "seed": seed},
+        spike_mode=spike_mode,
+        skip_zero_weights=skip_zero_weights,
+        inexact=inexact,
+    )
+    warn_unsupported(report, session, stacklevel=3)  # the caller of syops.profile
     return report
+
+
+def nonfinite_note(modules: list[str]) -> str:
+    shown = ", ".join(modules[:5]) + (f" and {len(modules) - 5} more" if len(modules) > 5 else "")
+    return (
+        f"the model has NaN or infinite parameters (in {shown}): its activations are NaN or infinite, a NaN "
+        "membrane never crosses a threshold, so the spike rates and event counts after them say nothing about "
+        "the trained model"
+    )
+
+
+def finish_report(
+    report: Report,
+    recorder: neurobench.ConnectionRecorder,
+    *,
+    samples: int,
+    inputs: dict[str, Any],
+    spike_mode: str,
+    skip_zero_weights: bool,
+    inexact: bool,
+) -> None:
+    """What every report carries beside its rows: NeuroBench's static figures, and what ``methods()``
+    states about the inputs and the counting options."""
+    if inexact:
+        report.notes.insert(0, INEXACT_NOTE)
+    report.neurobench_figures = recorder.figures(samples, skip_zero_weights)
+    report.inputs = inputs
+    report.counting = {"spike_mode": spike_mode, "skip_zero_weights": skip_zero_weights}
+
+
+def _settle_layout(model: nn.Module, tree, plan: InputPlan, rules: dict, ignore: tuple, static: bool) -> None:
+    """With no time layout, steps or batch size given and data that carries the time steps, read the data in
+    the layout the model's neurons state, when they all state the same (a static input cannot carry T: it is
+    read off the neurons after the first batch)."""
+    frameworks.adapters_for(model, tree.modules)  # the frameworks' rules registered
+
+    def rule_of(module: nn.Module) -> Rule | None:
+        return None if ignore and isinstance(module, ignore) else find_module_rule(module, rules or None)
+
+    declared = timing.declared_neurons(tree.named, rule_of)
+    plan.declared = declared
+    if plan.time_layout is None and plan.timesteps is None and plan.batch_size is None and not static:
+        layout = timing.inferred_layout(declared)
+        if layout is not None:
+            plan.time_layout = layout  # the data's time dimension, where the neurons say it is
+
+
+def _first_batch(session: CountingSession, plan: InputPlan, batch) -> bool:
+    """Run the first batch, watching what the neurons see (see ``_check_first_batch``). A multi-step net
+    given no time steps fails on a static input: the error then names the fix."""
+    session.seen = []
+    try:
+        session.run(batch, plan.timesteps or 1)
+        return _check_first_batch(session, plan, batch)
+    except SyopsError as exc:
+        multi = timing.multi_step(plan.declared)
+        if multi is None or plan.timesteps is not None or plan.time_layout is not None:
+            raise
+        fix = "--timesteps 4 --time-layout TB" if multi.layout == "TB" else "--timesteps 4 --time-layout BT"
+        raise type(exc)(
+            f"{exc}; the model's neurons take whole sequences ({multi.type_name} {multi.name or '(model)'}: "
+            f"{timing.LAYOUT_WORDS[multi.layout]}): give the time steps and their layout, e.g. timesteps=4, "
+            f"time_layout={multi.layout!r} ({fix})"
+        ) from None
+    finally:
+        session.seen = None
+
+
+def _check_first_batch(session: CountingSession, plan: InputPlan, batch) -> bool:
+    """The shapes the neurons saw in the first batch against the time steps and samples syops reads; T taken
+    from them where none was given. True when the figures are per call (nothing tells the time steps)."""
+    seen, session.seen = session.seen or [], None
+    timing.check_seen(seen, timesteps=plan.timesteps, samples=batch.samples, layout=plan.time_layout)
+    if plan.timesteps is not None:
+        return False
+    inner = plan.squeezed_steps or timing.seen_steps(seen) or timing.calls_per_step_neuron(seen)
+    if inner is not None and inner > 1:
+        plan.timesteps = inner
+        return False
+    return any(n.layout == "step" for n in seen)
 
 
 def _seed_forked(seed: int, devices: list[torch.device]) -> None:
@@ -449,10 +545,11 @@ def _layer_stats(
     compute_mj = energy_model.layer_energy_mj(
         acs, macs, synops, counted_nu_acs, counted_nu_macs, dense_macs=c.dense_macs * per, timesteps=timesteps
     )
-    memory = None
+    memory = memory_by_kind = None
     memory_mj = ann_memory_mj = 0.0
     if memory_model is not None:
         memory = {kind: getattr(c, kind) * per for kind in ACCESS_KINDS}
+        memory_by_kind = {kind: getattr(c, f"{kind}_pj") * per * 1e-9 for kind in ACCESS_KINDS}
         memory_mj = c.memory_pj * per * 1e-9
         ann_memory_mj = c.ann_memory_pj * per / timesteps * 1e-9  # the ANN runs once, not T times
     return LayerStats(
@@ -467,10 +564,12 @@ def _layer_stats(
         input_event_rate=(c.in_events / c.in_event_elems) if c.in_event_elems > 0 else None,
         neurons=c.neurons,
         output_spike_rate=(c.spikes / c.neuron_updates) if c.neuron_updates > 0 else None,
+        spike_rate_per_step=_per_step_rates(c),
         energy_mj=compute_mj + memory_mj,
         compute_energy_mj=compute_mj,
         memory_energy_mj=memory_mj,
         memory=memory,
+        memory_energy_by_kind_mj=memory_by_kind,
         ann_compute_energy_mj=c.dense_macs * per / timesteps * energy_model.e_mac_pj * 1e-9,
         ann_memory_energy_mj=ann_memory_mj,
         neuron_updates=nu,
@@ -480,3 +579,12 @@ def _layer_stats(
         updates_per_neuron=(c.neuron_updates / c.neurons) if c.neurons else 0.0,
         counts=kept_counts(c, memory_model),  # for Report.reprice
     )
+
+
+def _per_step_rates(c: Counts) -> list[float] | None:
+    """Spikes per neuron at each step, averaged over samples: the step's spikes over its updates (an
+    equal share of the layer's), so that their mean is the output spike rate."""
+    if c.step_spikes is None or c.neuron_updates <= 0 or not c.step_spikes:
+        return None
+    per_step_updates = c.neuron_updates / len(c.step_spikes)
+    return [spikes / per_step_updates for spikes in c.step_spikes]

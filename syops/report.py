@@ -1,7 +1,7 @@
 """Profiling results: per-layer statistics, totals and their exports. This module only reads results;
 it never touches a model.
 
-Every count is per sample (one inference over all time steps), as in design §2.
+Every count is per sample (one inference over all time steps), as docs/contract.md §1 and §7 define.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from ._version import __version__
 from .energy import EnergyModel
 from .events import accumulator_dtype
 from .memory import MemoryModel
+from .safe_text import markdown_text, spreadsheet_text, visible
 from .traffic import ACCESS_KINDS
 from .units import human, percent
 
@@ -36,6 +37,7 @@ LAYER_FIELDS: tuple[str, ...] = (
     "input_event_rate",
     "neurons",
     "output_spike_rate",
+    "spike_rate_per_step",
     "energy_mj",
     "compute_energy_mj",
     "memory_energy_mj",
@@ -68,14 +70,41 @@ def flat_fields(fields: tuple[str, ...]) -> list[str]:
 
 
 def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """A row for CSV / Markdown: ``memory`` as ``memory.*`` columns, ``spike_rate_per_step`` as one cell of
+    the T rates joined by ``;`` (each written as Python's ``repr`` of the float, so it reads back exactly)."""
     flat: dict[str, Any] = {}
     for name, value in values.items():
         if name == "memory":
             for kind in ACCESS_KINDS:
                 flat[f"memory.{kind}"] = None if value is None else value[kind]
+        elif name == "spike_rate_per_step":
+            flat[name] = None if value is None else ";".join(repr(float(rate)) for rate in value)
         else:
             flat[name] = value
     return flat
+
+
+_PHASE_KEYS = ("acs", "macs", "energy_mj", "compute_energy_mj", "memory_energy_mj")
+
+
+def _per_step(values: Any, t: int) -> Any:
+    """A training phase's counts divided by T (its ``params`` kept)."""
+    if isinstance(values, dict):
+        return {k: (v if k == "params" else _per_step(v, t)) for k, v in values.items()}
+    return values / t if isinstance(values, (int, float)) and not isinstance(values, bool) else values
+
+
+def phase_columns() -> list[str]:
+    """CSV columns of a training step's layer: ``backward.acs``, ..., ``update.memory_energy_mj``."""
+    return [f"{phase}.{key}" for phase in ("backward", "update") for key in _PHASE_KEYS]
+
+
+def flatten_phases(phases: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        f"{phase}.{key}": None if phases is None else phases[phase][key]
+        for phase in ("backward", "update")
+        for key in _PHASE_KEYS
+    }
 
 
 @dataclass
@@ -94,14 +123,20 @@ class LayerStats:
     neurons: int | None
     output_spike_rate: float | None
     energy_mj: float
-    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of design §2
+    # energy_mj = compute_energy_mj + memory_energy_mj; memory: the six access counts of docs/contract.md §4
     # (weight_reads, bias_reads, input_reads, state_reads, state_writes, output_writes), per sample, or
     # None when no memory model priced the profile.
     compute_energy_mj: float = 0.0
     memory_energy_mj: float = 0.0
     memory: dict[str, float] | None = None
+    # A neuron layer's spikes per neuron at each time step, averaged over the samples (their mean is
+    # output_spike_rate); None for other layers and where the calls did not tell the steps apart.
+    spike_rate_per_step: list[float] | None = None
+    # Not in the JSON schema: memory_energy_mj by access kind (the keys of ``memory``), None without a
+    # memory model or for a report that does not carry it (one read back from JSON).
+    memory_energy_by_kind_mj: dict[str, float] | None = None
     # Not in the JSON schema (the totals carry the sum): the layer in the ANN baseline, run once per
-    # sample (design §1): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
+    # sample (docs/contract.md §5): its dense MACs ÷ T at the MAC cost, and its dense dataflow for one time step.
     ann_compute_energy_mj: float = 0.0
     ann_memory_energy_mj: float = 0.0
     # Not in the JSON schema (the totals carry the sum): per-sample neuron updates of this layer, and
@@ -112,6 +147,9 @@ class LayerStats:
     # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
     spike_map: Any = field(default=None, repr=False, compare=False)
     updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
+    # A training step's backward and update of this row ({"backward": {...}, "update": {...}}, each with the
+    # totals' keys, per sample; syops.training), or None for an inference profile.
+    phases: dict[str, Any] | None = None
     # What the layer's memory traffic was counted from (syops.reprice.LayerCounts), for Report.reprice;
     # None where it was not kept.
     counts: Any = field(default=None, repr=False, compare=False)
@@ -125,7 +163,10 @@ class LayerStats:
         return self.spike_map.to(accumulator_dtype(self.spike_map.device)) / self.updates_per_neuron
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LAYER_FIELDS}
+        values = {name: getattr(self, name) for name in LAYER_FIELDS}
+        if self.phases is not None:
+            values["phases"] = self.phases
+        return values
 
 
 def _energy_text(mj: float) -> str:
@@ -155,6 +196,11 @@ class Report:
     # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
     inputs: dict[str, Any] = field(default_factory=dict)
     counting: dict[str, Any] = field(default_factory=dict)
+    # A training step (syops.Profiler(backward=True)): {"forward", "backward", "update"} each with the
+    # totals' keys, their energy summed per sample, and the bytes autograd saved per sample; None otherwise.
+    phases: dict[str, dict[str, Any]] | None = None
+    training_energy_mj: float | None = None
+    saved_for_backward_bytes: float | None = None
     # The energy targets after the first (this report's own): the same counts priced by other models
     # (Report.with_targets; `syops profile --energy A --energy B`).
     other_targets: list[Report] = field(default_factory=list, repr=False, compare=False)
@@ -212,7 +258,7 @@ class Report:
 
     @property
     def ann_energy_mj(self) -> float:
-        """Energy of the ANN baseline (design §1): the same architecture as a conventional network, run
+        """Energy of the ANN baseline (docs/contract.md §5): the same architecture as a conventional network, run
         once per sample: its dense MACs ÷ T at the MAC cost plus the memory traffic of its dense dataflow
         for one time step under the same memory model."""
         return self.totals["ann_energy_mj"]
@@ -230,9 +276,26 @@ class Report:
             values: dict[str, Any] = {k: getattr(layer, k) / t for k in _COUNT_FIELDS}
             if layer.memory is not None:
                 values["memory"] = {kind: count / t for kind, count in layer.memory.items()}
+            if layer.memory_energy_by_kind_mj is not None:
+                values["memory_energy_by_kind_mj"] = {k: mj / t for k, mj in layer.memory_energy_by_kind_mj.items()}
+            if layer.phases is not None:
+                values["phases"] = _per_step(layer.phases, t)
             return replace(layer, **values)
 
-        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True)
+        training = {}
+        if self.phases is not None:
+            training = {
+                "phases": _per_step(self.phases, t),
+                "training_energy_mj": self.training_energy_mj / t,
+                "saved_for_backward_bytes": self.saved_for_backward_bytes,  # a footprint: not per step
+            }
+        return replace(
+            self,
+            layers=[divided(layer) for layer in self.layers],
+            per_timestep_view=True,
+            other_targets=[target.per_timestep() for target in self.other_targets],
+            **training,
+        )
 
     # -- other energy targets -----------------------------------------------------------------------
     def reprice(self, energy: Any = None, memory: Any = None) -> Report:
@@ -268,8 +331,17 @@ class Report:
             "samples": self.samples,
             "energy_model": self.energy_model.to_dict(),
             "memory_model": None if self.memory_model is None else self.memory_model.to_dict(),
+            # the counting options that change what a figure means (compared by syops compare)
+            "counting": {
+                "spike_mode": self.counting.get("spike_mode"),
+                "skip_zero_weights": self.counting.get("skip_zero_weights"),
+                "count_neuron_updates": self.count_neuron_updates,
+            },
             "totals": self.totals,
             "layers": [layer.to_dict() for layer in self.layers],
+            "phases": self.phases,
+            "training_energy_mj": self.training_energy_mj,
+            "saved_for_backward_bytes": self.saved_for_backward_bytes,
         }
         if self.targets:
             data["targets"] = [target_summary(target) for target in self.targets]
@@ -302,13 +374,17 @@ class Report:
         from .export.targets import targets_csv_columns
 
         buffer = io.StringIO()
+        training = self.phases is not None  # a training step: each layer's backward.* and update.* columns
         extra = targets_csv_columns(self)  # a side-by-side report: each target's energy per layer
-        writer = csv.DictWriter(buffer, fieldnames=flat_fields(LAYER_FIELDS) + extra, lineterminator="\n")
+        fields = flat_fields(LAYER_FIELDS) + (phase_columns() if training else []) + extra
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for index, layer in enumerate(self.layers):
-            row = {k: ("" if v is None else v) for k, v in flatten(layer.to_dict()).items()}
-            row.update({name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)})
-            writer.writerow(row)
+            # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
+            values = {name: getattr(layer, name) for name in LAYER_FIELDS}
+            row = flatten(values) | (flatten_phases(layer.phases) if training else {})
+            row |= {name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)}
+            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
         return buffer.getvalue()
 
     def to_markdown(self) -> str:
@@ -317,13 +393,14 @@ class Report:
                 return ""
             if isinstance(value, float):
                 return f"{value:.6g}"
-            return str(value).replace("|", "\\|")
+            return markdown_text(value)
 
         layer_fields, total_fields = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
         lines = [
-            f"**{self.model}**: input {list(self.input_shape)}, timesteps {self.timesteps}, samples {self.samples}, "
-            f"energy model {self.energy_model.name} (AC {self.energy_model.e_ac_pj} pJ, MAC "
-            f"{self.energy_model.e_mac_pj} pJ), memory model {self._memory_text()}, syops {self.syops_version}",
+            f"**{markdown_text(self.model)}**: input {list(self.input_shape)}, timesteps {self.timesteps}, "
+            f"samples {self.samples}, energy model {markdown_text(self.energy_model.name)} "
+            f"(AC {self.energy_model.e_ac_pj} pJ, MAC {self.energy_model.e_mac_pj} pJ), "
+            f"memory model {markdown_text(self._memory_text())}, syops {self.syops_version}",
             "",
             "| " + " | ".join(layer_fields) + " |",
             "|" + "|".join("---" for _ in layer_fields) + "|",
@@ -337,9 +414,23 @@ class Report:
             "|" + "|".join("---" for _ in total_fields) + "|",
             "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
         ]
+        from .export.phase_tables import phases_markdown
         from .export.targets import targets_markdown
 
-        return "\n".join(lines) + "\n" + targets_markdown(self)
+        return "\n".join(lines + phases_markdown(self)) + "\n" + targets_markdown(self)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per layer with every field of ``to_dict()``'s layers (``memory.*``
+        flattened); needs pandas (``pip install 'syops[pandas]'``)."""
+        from .notebook import report_dataframe
+
+        return report_dataframe(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows for a bare ``report``: the layer table with totals and the summary line."""
+        from .notebook import report_html
+
+        return report_html(self)
 
     def to_html(self, title: str | None = None) -> str:
         """One self-contained HTML page (inline SVG charts, a sortable table, the methods paragraph)."""
@@ -361,64 +452,18 @@ class Report:
         return methods_paragraph(self)
 
     # -- rendering --------------------------------------------------------------------------------
-    def table(self) -> Table:
-        view = " per time step" if self.per_timestep_view else ""
-        table = Table(
-            title=f"{self.model}: per-sample costs{view} (T={self.timesteps}, {self.samples} sample(s), "
-            f"{self.energy_model.name}, memory {self._memory_text()})",
-            show_footer=True,
-            header_style="bold",
-            footer_style="bold",
-        )
-        totals = self.totals
-        columns = [
-            ("Layer", "Total", "left"),
-            ("Type", "", "left"),
-            ("Params", human(totals["params"]), "right"),
-            ("Dense MACs", human(totals["dense_macs"]), "right"),
-            ("ACs", human(totals["acs"]), "right"),
-            ("MACs", human(totals["macs"]), "right"),
-            ("SynOps", human(totals["synops"]), "right"),
-            ("In events", "", "right"),
-            ("Spike rate", percent(self.mean_spike_rate), "right"),
-            ("Compute", _energy_text(totals["compute_energy_mj"]), "right"),
-            ("Memory", _energy_text(totals["memory_energy_mj"]) if self.memory_model else "–", "right"),
-            ("Energy", _energy_text(totals["energy_mj"]), "right"),
-        ]
-        if self.targets:  # side by side: one energy column per target (compute + memory where it has memory)
-            from .export.targets import target_label
+    def table(self, columns: Sequence[str] | None = None) -> Any:
+        """The per-layer table (a rich renderable that fits the console it is printed in, one line per
+        row; see syops.report_table), with the ``columns`` chosen or all of them."""
+        from .report_table import report_table
 
-            columns[-3:] = [(target_label(t), _energy_text(t.totals["energy_mj"]), "right") for t in self.targets]
-        for header, footer, justify in columns:
-            table.add_column(header, footer=footer, justify=justify)  # type: ignore[arg-type]
-        for index, layer in enumerate(self.layers):
-            table.add_row(
-                layer.name or "(model)",
-                layer.type,
-                human(layer.params),
-                human(layer.dense_macs),
-                human(layer.acs),
-                human(layer.macs),
-                human(layer.synops),
-                percent(layer.input_event_rate),
-                percent(layer.output_spike_rate),
-                *(
-                    [_energy_text(t.layers[index].energy_mj) for t in self.targets]
-                    if self.targets
-                    else [
-                        _energy_text(layer.compute_energy_mj),
-                        _energy_text(layer.memory_energy_mj) if self.memory_model else "–",
-                        _energy_text(layer.energy_mj),
-                    ]
-                ),
-            )
-        return table
+        return report_table(self, columns)
 
     def _memory_text(self) -> str:
         return "none" if self.memory_model is None else self.memory_model.name
 
     def energy_line(self) -> str:
-        """The energy per sample, compute and memory apart, against the ANN baseline (design §1)."""
+        """The energy per sample, compute and memory apart, against the ANN baseline (docs/contract.md §5)."""
         totals = self.totals
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
@@ -450,14 +495,14 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
-        text = Text("; ".join(parts) + ".")
+        text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
         if self.targets:
             from .export.targets import target_lines
 
             for line in target_lines(self):
-                text.append(f"\n{line}")
+                text.append(f"\n{visible(line)}")
         for note in self.notes:
-            text.append(f"\nNote: {note}", style="yellow")
+            text.append(f"\nNote: {visible(note)}", style="yellow")
         return text
 
     def __rich__(self) -> Group:

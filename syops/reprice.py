@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .energy import EnergyModel, resolve_energy
 from .errors import SyopsError
-from .memory import MemoryModel, resolve_memory
+from .memory import MemoryModel, resolve_memory, with_word_bits
 from .slots import Counts
 from .traffic import ACCESS_KINDS, TERM_KINDS, TrafficTerm
 
@@ -73,11 +73,13 @@ def kept_counts(c: Counts, memory: MemoryModel | None) -> LayerCounts | None:
 
 def resolve_target(energy: EnergySpec | None, memory: MemorySpec) -> tuple[EnergyModel, MemoryModel | None]:
     """An (energy, memory) pair as ``syops.profile`` reads its arguments: ``memory=None`` is the energy
-    model's default (none for a device preset, sram-45nm otherwise)."""
+    model's default (none for a device preset, sram-45nm otherwise), its words as wide as the energy
+    model's operands unless it states its own width."""
     from .profiler import default_memory
 
     energy_model = resolve_energy("45nm-fp32" if energy is None else energy)
-    return energy_model, default_memory(energy_model) if memory is None else resolve_memory(memory)
+    memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
+    return energy_model, with_word_bits(memory_model, energy_model.operand_bits)
 
 
 def _priced_layer(
@@ -102,9 +104,10 @@ def _priced_layer(
         timesteps=timesteps,
     )
     if memory is None:
-        accesses, memory_mj, ann_memory_mj = None, 0.0, 0.0
+        accesses, by_kind, memory_mj, ann_memory_mj = None, None, 0.0, 0.0
     elif memory == old_memory:  # the same traffic, already counted and priced
         accesses = None if layer.memory is None else dict(layer.memory)
+        by_kind = None if layer.memory_energy_by_kind_mj is None else dict(layer.memory_energy_by_kind_mj)
         memory_mj, ann_memory_mj = layer.memory_energy_mj, layer.ann_memory_energy_mj
     else:
         if layer.counts is None:
@@ -117,6 +120,7 @@ def _priced_layer(
         c.add_terms_traffic(layer.counts.terms, memory)
         per = 1.0 / samples
         accesses = {kind: getattr(c, kind) * per for kind in ACCESS_KINDS}
+        by_kind = {kind: getattr(c, f"{kind}_pj") * per * 1e-9 for kind in ACCESS_KINDS}
         memory_mj = c.memory_pj * per * 1e-9
         ann_memory_mj = c.ann_memory_pj * per / timesteps * 1e-9
     return replace(
@@ -125,6 +129,7 @@ def _priced_layer(
         compute_energy_mj=compute_mj,
         memory_energy_mj=memory_mj,
         memory=accesses,
+        memory_energy_by_kind_mj=by_kind,
         ann_compute_energy_mj=layer.dense_macs / timesteps * energy.e_mac_pj * 1e-9,
         ann_memory_energy_mj=ann_memory_mj,
     )
@@ -155,6 +160,11 @@ def reprice(report: Report, energy: EnergySpec | None = None, memory: MemorySpec
     counts: equal to a fresh profile of the same run with those arguments. It carries no targets."""
     if report.per_timestep_view:
         raise SyopsError("reprice the per-sample report, then take per_timestep() of the result")
+    if report.phases is not None:
+        raise SyopsError(
+            "a training step's report is not repriced: its backward and update phases are priced as they "
+            "are counted; profile the step again with the other energy / memory model"
+        )
     energy_model, memory_model = resolve_target(energy, memory)
     layers = [
         _priced_layer(
@@ -200,7 +210,13 @@ def target_summary(report: Report) -> dict[str, Any]:
 
 
 # -- JSON: the counts a report read back needs to be repriced (the report's "counts" key) ------------------
-_HIDDEN = ("neuron_updates", "neuron_update_macs", "ann_compute_energy_mj", "ann_memory_energy_mj")
+_HIDDEN = (
+    "neuron_updates",
+    "neuron_update_macs",
+    "ann_compute_energy_mj",
+    "ann_memory_energy_mj",
+    "memory_energy_by_kind_mj",
+)
 
 
 def kept_counts_dict(report: Report) -> dict[str, Any]:
@@ -235,10 +251,12 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
         layers = []
         for row, extra in zip(data["layers"], kept_layers, strict=True):
             values = {key: row[key] for key in LAYER_FIELDS}
+            values["phases"] = row.get("phases")
             values.update({key: extra[key] for key in _HIDDEN if key in extra})
             traffic = extra.get("traffic")
             layers.append(LayerStats(**values, counts=None if traffic is None else LayerCounts.from_dict(traffic)))
         memory = data["memory_model"]
+        counting = data.get("counting") if isinstance(data.get("counting"), dict) else {}
         report = cls(
             model=data["model"],
             input_shape=list(data["input_shape"]),
@@ -247,13 +265,16 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             energy_model=EnergyModel(**data["energy_model"]),
             memory_model=None if memory is None else MemoryModel(**memory),
             layers=layers,
-            count_neuron_updates=bool(kept.get("count_neuron_updates", True)),
+            count_neuron_updates=bool(kept.get("count_neuron_updates", counting.get("count_neuron_updates", True))),
             notes=list(kept.get("notes", [])),
             unsupported=list(kept.get("unsupported", [])),
             syops_version=data["syops_version"],
             per_timestep_view=bool(kept.get("per_timestep_view", False)),
             inputs=dict(kept.get("inputs", {})),
-            counting=dict(kept.get("counting", {})),
+            counting=dict(kept.get("counting", {k: v for k, v in counting.items() if k != "count_neuron_updates"})),
+            phases=data.get("phases"),
+            training_energy_mj=data.get("training_energy_mj"),
+            saved_for_backward_bytes=data.get("saved_for_backward_bytes"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SyopsError(f"not a syops report (cannot read {exc})") from None

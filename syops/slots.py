@@ -51,8 +51,18 @@ class Counts:
     output_writes: float = 0.0
     memory_pj: float = 0.0
     ann_memory_pj: float = 0.0
+    # memory_pj by access kind (where the memory energy goes)
+    weight_reads_pj: float = 0.0
+    bias_reads_pj: float = 0.0
+    input_reads_pj: float = 0.0
+    state_reads_pj: float = 0.0
+    state_writes_pj: float = 0.0
+    output_writes_pj: float = 0.0
     untracked_calls: float = 0.0
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
+    # spikes of all neurons at each time step t, summed over samples and calls; None when the calls did
+    # not tell the steps apart (see NeuronSlot.step_spikes)
+    step_spikes: list[float] | None = None
     # What the traffic above was counted from, slot by slot (syops.traffic.TrafficTerm), kept so that a
     # report can be priced under another memory model; None where it was not kept (a distributed merge).
     traffic_terms: list[TrafficTerm] | None = field(default_factory=list)
@@ -60,6 +70,7 @@ class Counts:
     def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
         for kind in ACCESS_KINDS:
             setattr(self, kind, getattr(self, kind) + actual.accesses[kind])
+            setattr(self, f"{kind}_pj", getattr(self, f"{kind}_pj") + actual.kind_pj[kind])
         self.memory_pj += actual.pj
         self.ann_memory_pj += ann.pj
 
@@ -122,6 +133,13 @@ class NeuronSlot:
     spike_map: Tensor | None = None  # spikes per neuron, summed over calls, batch and time
     calls: int = 0
     counts: bool = True  # every call's output was event counts, read on a CPU (the map holds integers)
+    # Spikes at each time step (a device vector [T], summed over calls and samples), and the calls of the
+    # running batch not yet placed in it: (the step the engine named or None, the call's spikes: one
+    # number for a single-step call). ``steps_unknown``: some batch's calls could not be told apart by
+    # step (their number no multiple of T, or multi-step calls of different T).
+    step_spikes: Tensor | None = None
+    batch_steps: list[tuple[int | None, Tensor]] = field(default_factory=list)
+    steps_unknown: bool = False
 
 
 class RowAccumulator:
@@ -142,10 +160,12 @@ def row_counts(
     product_values: dict[int, list[float]],
     spikes_of: dict[int, float],
     memory: MemoryModel | None,
+    steps_of: dict[int, list[float]] | None = None,
 ) -> Counts:
     """A row's host counts from its slots' accumulated columns (``slot_values`` by slot index, a product
-    slot's five values by id, a neuron slot's spikes by id), with the memory traffic ``memory`` counts and
-    prices, when given. The terms it counts the traffic from are kept in ``traffic_terms``."""
+    slot's five values by id, a neuron slot's spikes and its spikes per step by id), with the memory
+    traffic ``memory`` counts and prices, when given. The terms it counts the traffic from are kept in
+    ``traffic_terms``."""
     c = Counts(calls=row.calls)
     if row.fixed is not None:
         c.dense_macs, c.acs, c.macs = row.fixed
@@ -179,6 +199,7 @@ def row_counts(
         c.synops += synops
         c.in_events += events
         c.in_event_elems += event_elems
+    first_slot = True
     for nslot in row.neuron_slots.values():
         updates = nslot.calls * nslot.updates
         c.neuron_updates += updates
@@ -189,6 +210,14 @@ def row_counts(
         terms.append(("neuron", nslot.geometry, (nslot.calls, spikes)))
         if nslot.spike_map is not None and (c.spike_map is None or c.spike_map.numel() < nslot.spike_map.numel()):
             c.spike_map = nslot.spike_map.view(nslot.shape)
+        steps = (steps_of or {}).get(id(nslot))
+        if first_slot:
+            c.step_spikes = steps
+        elif c.step_spikes is not None:
+            # slots of one row (its neurons met in several shapes) add up when their steps agree
+            agree = steps is not None and len(steps) == len(c.step_spikes)
+            c.step_spikes = [a + b for a, b in zip(c.step_spikes, steps, strict=True)] if agree else None
+        first_slot = False
     c.traffic_terms = terms
     if memory is not None:
         c.add_terms_traffic(terms, memory)

@@ -35,7 +35,7 @@ class Synaptic:
     dense_macs: int
     fanout: Tensor | float
     bias_adds: int = 0
-    # Memory geometry (design §1, memory traffic): weight and bias elements, output elements of the call,
+    # Memory geometry (docs/contract.md §4, memory traffic): weight and bias elements, output elements of the call,
     # and the layer's input elements per image (a conv's C×H×W, a Linear's in_features: used where the
     # batch's layout does not tell the images), or the images themselves where the rule knows them (a
     # recurrent layer: every step of every sample). A rule that leaves ``weights`` or ``outputs`` unset
@@ -82,11 +82,12 @@ class Neuron:
     updates: int
     leaky: bool
     layout: NeuronLayout = "step"
-    # Words of state each neuron keeps and read-modify-writes per update (design §1, memory traffic):
+    # Words of state each neuron keeps and read-modify-writes per update (docs/contract.md §4, memory traffic):
     # 1 for IF and LIF types (the membrane), 2 for current-based and adaptive neurons (a synaptic
     # current, an adaptive threshold or a recovery variable beside the membrane).
     state_words: int = 1
     analog: bool = False  # the output is a membrane value (no events): written as an activation
+    lead: tuple[int, ...] = ()  # the call's leading (step and sample) dimensions, as ``layout`` reads them
 
 
 def neuron_term(
@@ -103,7 +104,7 @@ def neuron_term(
     dims = min(LEADING_DIMS[layout], max(states.dim() - 1, 0))
     neurons = math.prod(states.shape[dims:])
     output = states if spikes is None else spikes
-    return Neuron(output, neurons, states.numel(), leaky, layout, state_words, analog)
+    return Neuron(output, neurons, states.numel(), leaky, layout, state_words, analog, tuple(states.shape[:dims]))
 
 
 @dataclass(frozen=True, slots=True)

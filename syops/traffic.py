@@ -1,11 +1,11 @@
-"""Memory traffic: the accesses one slot of calls made, by design §1's rules, and their price.
+"""Memory traffic: the accesses one slot of calls made, by the rules of docs/contract.md §4, and their price.
 
 Pure functions of a slot's shape-derived geometry and its device counts (event calls, synops, events),
 read once at the end of a profile: counting traffic adds nothing to a call. Each returns the accesses of
 the calls as they ran and those of the same calls run densely (the ANN baseline's dataflow, before it is
 divided by T).
 
-The memories (design §1): a layer's *parameters* (weights and bias) serve weight and bias reads; its
+The memories (docs/contract.md §4): a layer's *parameters* (weights and bias) serve weight and bias reads; its
 *state* (a neuron layer's neurons × state words, a synaptic layer's accumulators: its output elements per
 image) serves state reads and writes; the *event queue* (``queue_words``) serves event reads and emitted
 events; an *activation* memory of a dense operand's or output's elements per image serves dense reads and
@@ -34,16 +34,20 @@ class Traffic:
 
     accesses: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACCESS_KINDS, 0.0))
     pj: float = 0.0
+    kind_pj: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ACCESS_KINDS, 0.0))  # pj by kind
 
     def add(self, kind: str, count: float, words: float, model: MemoryModel) -> None:
         """``count`` accesses of ``kind`` to a memory of ``words`` words."""
         if count:
             self.accesses[kind] += count
-            self.pj += count * model.access_pj(words)
+            energy = count * model.access_pj(words)
+            self.pj += energy
+            self.kind_pj[kind] += energy
 
     def merge(self, other: Traffic) -> None:
         for kind, count in other.accesses.items():
             self.accesses[kind] += count
+            self.kind_pj[kind] += other.kind_pj[kind]
         self.pj += other.pj
 
 

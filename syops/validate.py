@@ -1,5 +1,5 @@
 """Argument checks of ``syops.profile``: every bad value is refused in one line that names the argument,
-before the model runs (design: bad input gets one clear error, never a traceback or a wrong number)."""
+before the model runs (docs/contract.md §8: bad input gets one clear error, never a traceback or a wrong number)."""
 
 from __future__ import annotations
 
@@ -127,12 +127,15 @@ def check_allocation(what: str, shape: tuple[int, ...], dtype: torch.dtype, devi
     """Refuse a tensor this machine could never hold, before torch's allocator fails with its own message."""
     elements = math.prod(shape)
     size = elements * torch.empty((), dtype=dtype).element_size()
+    check_bytes(f"{what}: an input of shape {list(shape)}", size, device)
+
+
+def check_bytes(what: str, size: int, device: torch.device) -> None:
+    """Refuse ``size`` bytes that this machine (``device``'s memory) could never hold: "<what> needs ..."."""
     limit = _memory_bytes(device)
     if size >= (1 << 62) or (limit is not None and size > limit):
         have = f" ({limit / 2**30:.1f} GiB on {device})" if limit is not None else ""
-        raise SyopsError(
-            f"{what}: an input of shape {list(shape)} needs {size / 2**30:.3g} GiB, more than this machine has{have}"
-        )
+        raise SyopsError(f"{what} needs {size / 2**30:.3g} GiB, more than this machine has{have}")
 
 
 def check_positive_number(name: str, value: Any, *, optional: bool = False) -> float | None:

@@ -23,7 +23,8 @@ def test_energy_models():
     assert [m["name"] for m in data] == list(PRESETS)
     memories = {m["name"]: m for m in everything["memory_models"]}
     assert list(memories) == ["sram-45nm", "sram-45nm-noreuse", "none"]
-    assert (memories["sram-45nm"]["bits"], memories["sram-45nm"]["dense_reuse"]) == (32, "ideal")
+    # bits null: words as wide as the energy model's operands (operand_bits: 8 for 45nm-int8)
+    assert (memories["sram-45nm"]["bits"], memories["sram-45nm"]["dense_reuse"]) == (None, "ideal")
     assert (
         memories["sram-45nm-noreuse"]["dense_reuse"] == "none" and "Lemaire" in memories["sram-45nm-noreuse"]["source"]
     )
@@ -31,6 +32,8 @@ def test_energy_models():
     by_name = {m["name"]: m for m in data}
     assert (by_name["45nm-fp32"]["e_ac_pj"], by_name["45nm-fp32"]["e_mac_pj"]) == (0.9, 4.6)
     assert (by_name["loihi"]["e_synop_pj"], by_name["loihi"]["e_neuron_update_pj"]) == (27.1, 81.0)
+    widths = [by_name[n]["operand_bits"] for n in ("45nm-fp32", "45nm-fp16", "45nm-int32", "45nm-int8")]
+    assert widths == [32, 16, 32, 8]
     table = invoke("energy-models")
     assert table.exit_code == 0
     for model in PRESETS.values():

@@ -107,7 +107,7 @@ def test_mismatched_layers_are_listed(tmp_path, base):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (None, "no such file"),
+        (None, "does not exist"),
         ("{not json", "not JSON"),
         ("[1, 2]", "not a syops JSON report"),
         ('{"model": "x"}', "not a syops JSON report"),

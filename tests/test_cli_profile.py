@@ -1,5 +1,5 @@
 """``syops profile`` through click's CliRunner (and one real subprocess): options reach syops.profile,
-every format carries the design §2 fields with numbers checked against formulas and brute force, and
+every format carries the fields of docs/contract.md §7 with numbers checked against formulas and brute force, and
 every error is one line on stderr with exit status 2."""
 
 from __future__ import annotations
@@ -87,8 +87,13 @@ TOP = {
     "samples": int,
     "energy_model": dict,
     "memory_model": (dict, type(None)),
+    "counting": dict,
     "totals": dict,
     "layers": list,
+    # a training step's figures (docs/training.md); null in an inference report
+    "phases": type(None),
+    "training_energy_mj": type(None),
+    "saved_for_backward_bytes": type(None),
     "counts": dict,  # what Report.reprice / Report.from_json need
 }
 MEMORY = {
@@ -112,6 +117,7 @@ LAYER = {
     "input_event_rate": (float, type(None)),
     "neurons": (int, type(None)),
     "output_spike_rate": (float, type(None)),
+    "spike_rate_per_step": (list, type(None)),
     "energy_mj": float,
     "compute_energy_mj": float,
     "memory_energy_mj": float,
@@ -120,7 +126,7 @@ LAYER = {
 
 
 def check_schema(data: dict) -> None:
-    """Exactly the design §2 fields, with their types."""
+    """Exactly the fields of docs/contract.md §7, with their types."""
 
     def check(obj: dict, spec: dict, where: str) -> None:
         assert set(obj) == set(spec), f"{where}: {set(obj) ^ set(spec)}"
@@ -183,7 +189,7 @@ def test_output_file_and_format_from_suffix(tmp_path):
     for name, check in (
         ("r.json", lambda text: json.loads(text)["totals"]["params"] == tiny_params()),
         ("r.csv", lambda text: text.startswith(",".join(flat_fields(LAYER_FIELDS)))),
-        ("r.md", lambda text: text.startswith("**")),
+        ("r.md", lambda text: text.startswith("<!-- written by syops ") and text.splitlines()[1].startswith("**")),
         ("r.txt", lambda text: "Total" in text and "\x1b[" not in text),
     ):
         result = invoke(*args, "-o", str(tmp_path / name))

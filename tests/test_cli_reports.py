@@ -49,6 +49,6 @@ def test_methods_paragraph(tmp_path):
 def test_random_batch_is_described_as_random():
     result = invoke("--methods", "--batch-size", "3")
     assert result.exit_code == 0
-    # (the CLI builds this batch as a one-batch DataLoader, whose sample shape keeps its T dimension)
-    assert "The input was 3 seeded random samples of shape 4×2×8×8" in result.stdout
+    # (the CLI builds this batch as a one-batch DataLoader of [T, B, ...]: one sample's shape drops T too)
+    assert "The input was 3 seeded random samples of shape 2×8×8" in result.stdout
     assert "drawn from a uniform [0, 1) distribution (seed 0)" in result.stdout

@@ -36,7 +36,8 @@ def test_two_processes_match_one(tmp_path):
     tests = os.path.dirname(__file__)
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(tests=tests))
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=tests)
+    # the syops under test (this checkout), not whichever one is installed
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([tests, os.path.dirname(tests)]))
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)],
         capture_output=True,
@@ -61,7 +62,8 @@ def test_two_processes_match_one(tmp_path):
 
 def test_command_line_under_torchrun_prints_once_and_matches_one_process():
     tests = os.path.dirname(__file__)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=tests)
+    # the syops under test (this checkout), not whichever one is installed
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([tests, os.path.dirname(tests)]))
     args = ["profile", "distributed_model:model", "--data", "distributed_model:data", "--format", "json"]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     two = subprocess.run(

@@ -20,7 +20,7 @@ from syops.cli.main import main as cli_main
 from syops.dynapcnn import assign_cores, competitors, dynapcnn_report
 
 KI = 1024
-# design §4: (kernel, neuron) entries per core; bias 1024 each
+# docs/contract.md §9: (kernel, neuron) entries per core; bias 1024 each
 LIMITS = [(16 * KI, 64 * KI)] * 3 + [(32 * KI, 32 * KI)] * 2 + [(64 * KI, 16 * KI)] * 2 + [(16 * KI, 16 * KI)] * 2
 
 

@@ -2,7 +2,7 @@
 small Conv→IF→Linear→LIF net of bench/energy_peers.py, so that the document cannot silently go stale.
 
 Ground truth is computed here: synaptic events by a convolution of ones over the input spikes, memory
-energy access by access from the memory sizes and Horowitz's curve (design §1), Lemaire's figures from
+energy access by access from the memory sizes and Horowitz's curve (docs/contract.md §4), Lemaire's figures from
 its formulas as docs/energy.md states them.
 """
 
@@ -31,7 +31,7 @@ WORD = 4  # bytes
 
 
 def horowitz_word_pj(size_bytes: float, bits: int = 32) -> float:
-    """Design §1: a 64-bit access costs 10 pJ up to 8 KiB, 10 → 20 pJ to 32 KiB, 20 → 100 pJ to 1 MiB,
+    """docs/contract.md §4: a 64-bit access costs 10 pJ up to 8 KiB, 10 → 20 pJ to 32 KiB, 20 → 100 pJ to 1 MiB,
     100 pJ above; a word of ``bits`` costs bits/64 of that."""
     kib = 1024
     if size_bytes <= 8 * kib:
@@ -150,7 +150,7 @@ def test_bytes_and_words(measured):
 
 
 def test_syops_memory_energy_by_hand(measured):
-    """Each access priced by the size of the memory holding it (design §1), summed here layer by layer."""
+    """Each access priced by the size of the memory holding it (docs/contract.md §4), summed here layer by layer."""
     report = measured["report"]
     kinds = ("weight_reads", "bias_reads", "input_reads", "state_reads", "state_writes", "output_writes")
     m = {name: report.layer(name).memory for name in ("0", "1", "3", "4")}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import subprocess
 
 import pytest
+from latex_tools import compile_tables
 from report_fixtures import spiking_report, with_memory
 
 from syops import SyopsError
@@ -140,19 +140,6 @@ def test_compiles(tmp_path):
     report = with_memory(spiking_report())
     report.model = "net_v2 & 50% #1"
     report.layers[0].name = ODD
-    (tmp_path / "layers.tex").write_text(report.to_latex(), encoding="utf-8")
-    (tmp_path / "blocks.tex").write_text(report.to_latex(granularity="block"), encoding="utf-8")
-    (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]{geometry}\n"
-        "\\begin{document}\n\\input{layers.tex}\n\\input{blocks.tex}\n\\end{document}\n"
-    )
-    run = subprocess.run(
-        [ENGINE, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:]
+    tables = {"layers": report.to_latex(), "blocks": report.to_latex(granularity="block")}
+    compile_tables(ENGINE, tmp_path, tables, preamble="\\usepackage[margin=1cm,landscape]{geometry}\n")
     assert (tmp_path / "doc.pdf").stat().st_size > 1000

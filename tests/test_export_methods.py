@@ -65,7 +65,7 @@ def test_memory_model_figures_are_the_memory_models():
     assert f"larger than {memory['dram_above']} bytes are priced as DRAM" in text
     assert "reads one weight and one input per MAC (no reuse)" in text and memory["source"] in text
     assert f"{memory['bits']}/64" in text
-    # the access prices stated are the SRAM / DRAM table of design §1, and only those beside the compute ones
+    # the access prices stated are the SRAM / DRAM prices of docs/contract.md §4, and only those beside the compute ones
     assert {p for _, p in SRAM_POINTS_PJ} == {10.0, 20.0, 100.0} and DRAM_PJ == 1300.0
     assert _stated_pj(text) <= _constants(report.energy_model) | _stated_pj(report.energy_model.source) | {
         10.0,

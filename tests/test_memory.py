@@ -1,4 +1,4 @@
-"""Memory traffic (design §1) against ground truth computed here, and its price on Horowitz's curve.
+"""Memory traffic (docs/contract.md §4) against ground truth computed here, and its price on Horowitz's curve.
 
 Synaptic events are counted by brute force: a convolution of ones (or of the non-zero mask of the
 weights) over |x| gives every (event, synapse) pair; dense dataflows from the layer's shapes.

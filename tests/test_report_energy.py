@@ -25,8 +25,12 @@ TOP_KEYS = [
     "samples",
     "energy_model",
     "memory_model",
+    "counting",
     "totals",
     "layers",
+    "phases",  # a training step's forward / backward / update; null for inference
+    "training_energy_mj",
+    "saved_for_backward_bytes",
     "counts",  # what Report.reprice / Report.from_json need (docs/energy.md)
 ]
 

@@ -181,7 +181,11 @@ def test_without_kept_counts_reprice_says_why():
         return {k: v for k, v in r.to_dict().items() if k != "counts"}
 
     assert without_counts(report.reprice("loihi", "none")) == without_counts(_dense(energy="loihi", memory="none"))
-    assert without_counts(report.reprice("45nm-int8", "sram-45nm")) == without_counts(_dense(energy="45nm-int8"))
+    # int32 operands are 32-bit, as the report's own words: the same memory model
+    assert without_counts(report.reprice("45nm-int32", "sram-45nm")) == without_counts(_dense(energy="45nm-int32"))
+    # int8 operands make 8-bit words: another memory model, whose traffic needs the terms
+    with pytest.raises(SyopsError, match="does not keep the counts"):
+        report.reprice("45nm-int8", "sram-45nm")
 
 
 def test_reprice_refuses_a_per_timestep_view_and_a_bad_target():

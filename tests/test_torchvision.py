@@ -1,4 +1,4 @@
-"""torchvision models against ptflops (computed here) and the design's figures for ResNet-18.
+"""torchvision models against ptflops (computed here) and docs/contract.md's figures for ResNet-18 (§3).
 
 Where syops and ptflops (count_functional=False) differ, the difference is exactly what
 docs/ptflops-comparison.md explains: activation classes ptflops does not hook (SiLU, Hardswish...),

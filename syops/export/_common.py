@@ -91,3 +91,17 @@ def memory_model_text(report: Report) -> str:
     if memory.get("dense_reuse") is not None:
         details.append(f"dense reuse {memory['dense_reuse']}")
     return f"{memory.get('name', 'custom')} ({', '.join(details)})"
+
+
+def word_width_text(report: Report) -> str | None:
+    """How wide a memory word is and why: 'memory words of 8 bits, as wide as the 45nm-int8 operands', or
+    the width the memory model states; None when memory was not priced."""
+    memory = memory_model(report)
+    if memory is None:
+        return None
+    bits = memory.get("bits") or 32
+    model = report.energy_model
+    operand_bits = getattr(model, "operand_bits", 32)
+    if bits == operand_bits:
+        return f"memory words of {bits} bits, as wide as the {model.name} operands"
+    return f"memory words of {bits} bits, as the memory model states (the {model.name} operands are {operand_bits}-bit)"

@@ -23,7 +23,23 @@ from ._common import (
     memory_model_text,
     per_what,
     shape_text,
+    word_width_text,
 )
+from .html_sections import (
+    STYLE as SECTION_STYLE,
+)
+from .html_sections import (
+    log_energy_chart,
+    memory_section,
+    neurobench_block,
+    per_step_strip,
+    rate_maps,
+    ratio_sentence,
+    ratios,
+    silent_layers,
+    subject,
+)
+from .html_training import training_section
 from .methods import methods_paragraph
 from .targets import targets_html
 
@@ -71,10 +87,23 @@ def report_html(report: Report, title: str | None = None) -> str:
         "<h2>Totals</h2>",
         _totals(report),
         targets_html(report),  # a side-by-side report (several energy targets); empty otherwise
+        ratios(report),
+        silent_layers(report),
+        training_section(report),
         f"<h2>Energy per layer ({escape(per_what(report))})</h2>",
         _energy_chart(report),
+        "<h2>Compute and memory energy per layer, log scale</h2>",
+        log_energy_chart(report),
+        "<h2>Where memory energy goes</h2>",
+        memory_section(report),
         "<h2>Output spike rate per neuron layer</h2>",
         _rate_chart(report),
+        "<h2>Spike rate per time step</h2>",
+        per_step_strip(report),
+        "<h2>Firing-rate maps</h2>",
+        rate_maps(report),
+        "<h2>NeuroBench figures</h2>",
+        neurobench_block(report),
         "<h2>Layers</h2>",
         "<p>Click a column header to sort.</p>",
         _table(report),
@@ -84,7 +113,7 @@ def report_html(report: Report, title: str | None = None) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>{_STYLE}{SECTION_STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + f"\n<script>{_SCRIPT}</script>\n</body>\n</html>\n"
     )
@@ -105,6 +134,7 @@ def _meta(report: Report) -> str:
             "Memory model",
             memory_model_text(report) + (f"; {memory['source']}" if memory and memory.get("source") else ""),
         ),
+        ("Memory words", word_width_text(report) or "memory not priced"),
         ("Neuron updates", "counted" if report.count_neuron_updates else "not counted"),
         ("syops", report.syops_version),
     ]
@@ -146,10 +176,11 @@ def _totals(report: Report) -> str:
     ann_compute = float(totals.get("ann_compute_energy_mj") or 0.0)
     compute = sum(compute_energy_mj(x, report) for x in report.layers)
     if memory_model(report) is not None and ann_compute:
-        cards.append(("The ANN, run once: compute", f"{energy_text(ann_compute)} ({compute / ann_compute:.3f}×)"))
+        worded = ratio_sentence(f"{subject(report)}'s compute", compute, "this", ann_compute)
+        cards.append(("The ANN, run once: compute", f"{energy_text(ann_compute)} ({worded})"))
     if ann:
         label = "The ANN, run once: energy" if memory_model(report) is not None else "The ANN, run once"
-        cards.append((label, f"{energy_text(ann)} ({energy / ann:.3f}×)"))
+        cards.append((label, f"{energy_text(ann)} ({ratio_sentence(subject(report), energy, 'this', ann)})"))
     cards += [
         ("SynOps", human(totals["synops"])),
         ("ACs", human(totals["acs"])),

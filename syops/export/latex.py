@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..errors import SyopsError
 from ..report import Report
+from ..safe_text import visible
 from ._common import (
     compute_energy_mj,
     energy_costs,
@@ -21,7 +23,9 @@ from ._common import (
     memory_model_text,
     per_what,
     shape_text,
+    word_width_text,
 )
+from .phase_tables import phases_latex
 
 GRANULARITIES = ("layer", "block")
 
@@ -44,13 +48,77 @@ _SPECIAL = {
 }
 _SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _SPECIAL))
 
-_COUNT_SCALES = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
-_ENERGY_SCALES = ((1.0, "mJ"), (1e-3, r"$\mu$J"), (1e-6, "nJ"), (1e-9, "pJ"))  # of a value in mJ
+# Beyond ASCII, a plain pdflatex (no package but booktabs, any input encoding) typesets what LaTeX's own
+# commands can: Greek letters as math, Latin letters with their accents and a few ligatures; any other
+# character (CJK, Cyrillic, emoji, a control character) is written as its code point, \texttt{U+5C42}.
+_GREEK_NAMES = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
+    "psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
+)
+_GREEK = dict(zip("αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΥΦΨΩ", _GREEK_NAMES.split(" "), strict=True))
+_LETTERS = {
+    "ß": r"\ss{}",
+    "æ": r"\ae{}",
+    "Æ": r"\AE{}",
+    "œ": r"\oe{}",
+    "Œ": r"\OE{}",
+    "ø": r"\o{}",
+    "Ø": r"\O{}",
+    "å": r"\aa{}",
+    "Å": r"\AA{}",
+    "ł": r"\l{}",
+    "Ł": r"\L{}",
+    "ı": r"\i{}",
+    "ς": r"$\varsigma$",
+    "–": "--",
+    "—": "---",
+    "\u00a0": "~",
+}
+_ACCENTS = {
+    "\u0300": "`",
+    "\u0301": "'",
+    "\u0302": "^",
+    "\u0303": "~",
+    "\u0304": "=",
+    "\u0306": "u",
+    "\u0307": ".",
+    "\u0308": '"',
+    "\u030a": "r",
+    "\u030b": "H",
+    "\u030c": "v",
+    "\u0327": "c",
+    "\u0328": "k",
+}
+_WHITESPACE = set("\t\n\r\v\f\x85\u2028\u2029")
+
+
+def _non_ascii(char: str) -> str:
+    """One character outside printable ASCII, as plain LaTeX can typeset it."""
+    if char in _WHITESPACE:
+        return " "  # a newline (or a blank line) in a name would end the row, the caption or the paragraph
+    if char in _GREEK:
+        return f"$\\{_GREEK[char]}$"
+    if char in _LETTERS:
+        return _LETTERS[char]
+    base, *marks = unicodedata.normalize("NFD", char)
+    if marks and base.isascii() and base.isalpha() and all(mark in _ACCENTS for mark in marks):
+        text = "\\i" if base == "i" else base  # a dotless i under an accent
+        for mark in marks:
+            text = f"\\{_ACCENTS[mark]}{{{text}}}"
+        return text
+    return f"\\texttt{{U+{ord(char):04X}}}"
 
 
 def escape(text: str) -> str:
-    """``text`` with every LaTeX special character escaped (and ×, µ, · as math)."""
-    return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], str(text))
+    """``text`` with every LaTeX special character escaped (and ×, µ, · as math), every character beyond
+    ASCII typeset as plain LaTeX can (accented Latin, Greek) or written as its code point: a name
+    compiles under a bare pdflatex whatever it holds."""
+    escaped = _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], str(text))
+    return "".join(c if " " <= c <= "~" else _non_ascii(c) for c in escaped)
+
+
+_COUNT_SCALES = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
+_ENERGY_SCALES = ((1.0, "mJ"), (1e-3, r"$\mu$J"), (1e-6, "nJ"), (1e-9, "pJ"))  # of a value in mJ
 
 
 @dataclass
@@ -189,6 +257,7 @@ def report_latex(report: Report, granularity: str = "layer", block_depth: int = 
     total_cells = [cell(total) for _, _, cell in columns]  # type: ignore[operator]
     total_cells[1] = ""
     lines += [r"\midrule", " & ".join(total_cells) + r" \\", r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += phases_latex(report, f"{label or _label(report)}-phases")
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +277,8 @@ def _target_columns(report: Report, granularity: str, block_depth: int, rows: li
 
 
 def _comment(text: str) -> str:
-    return " ".join(str(text).split())
+    """``text`` for a ``%`` comment: one line, control characters shown escaped."""
+    return " ".join(visible(" ".join(str(text).split())).split())
 
 
 def _caption(report: Report, granularity: str, block_depth: int) -> str:
@@ -219,10 +289,12 @@ def _caption(report: Report, granularity: str, block_depth: int) -> str:
     samples = f"{report.samples} sample{'s' if report.samples != 1 else ''}"
     blocks = f", layers grouped by the first {block_depth} part(s) of their names" if granularity == "block" else ""
     neurons = "neuron updates included" if report.count_neuron_updates else "neuron updates not counted"
+    words = word_width_text(report)
     return (
         f"Costs of \\texttt{{{escape(report.model)}}} {view} (input {escape(shape_text(report.input_shape))}, "
         f"$T = {report.timesteps}$, averaged over {samples}{blocks}; {neurons}). Energy model "
-        f"{escape(model.name)} ({', '.join(costs)}{source}); memory model {escape(memory_model_text(report))}. "
+        f"{escape(model.name)} ({', '.join(costs)}{source}); memory model {escape(memory_model_text(report))}"
+        f"{'; ' + escape(words) if words else ''}. "
         f"{_targets_caption(report)}Counted with syops {escape(report.syops_version)}."
     )
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..memory import DRAM_PJ, SRAM_CURVE
 from ..report import Report
-from ._common import memory_model, per_what, pj, shape_text
+from ..safe_text import visible
+from ..training.phases import methods_sentence
+from ._common import memory_model, per_what, pj, shape_text, word_width_text
 
 # The access prices the memory models use (syops.memory): (KiB, pJ per 64-bit access).
 SRAM_POINTS_PJ = tuple((size // 1024, price) for size, price in SRAM_CURVE)
@@ -28,13 +30,15 @@ def methods_paragraph(report: Report) -> str:
         _neurons(report),
         _energy(report),
         _memory(report),
+        methods_sentence(report),
     ]
     if report.unsupported:
         sentences.append(
             f"Modules without a counting rule ({', '.join(report.unsupported)}) were counted only through "
             "the torch operations they call."
         )
-    return " ".join(s for s in sentences if s)
+    # one paragraph of plain text: a newline or an escape sequence in a name is shown, not obeyed
+    return visible(" ".join(s for s in sentences if s))
 
 
 def _scope(report: Report) -> str:
@@ -61,6 +65,12 @@ def _inputs(report: Report) -> str:
     elif kind == "dataloader":
         limit = f", its first {given['max_batches']} batches" if given.get("max_batches") else ""
         text = f"The inputs were {n} samples of shape {shape} from a DataLoader{limit}"
+    elif kind == "profiler":
+        calls = given.get("calls")
+        text = (
+            f"The inputs were the {n} samples (each of shape {shape}) that the user's own code passed to the model "
+            f"in {calls} call{'s' if calls != 1 else ''}, each call counted as it ran (syops.Profiler)"
+        )
     elif kind == "input_constructor":
         text = f"The inputs ({n} sample{'s' if n != 1 else ''} of shape {shape}) were built by an input constructor"
     else:
@@ -192,5 +202,15 @@ def _memory(report: Report) -> str:
         f"queue{queue_text}; a dense layer {dense}; a neuron layer reads its input and reads and writes its "
         "state words once per update. Each access is priced by the size of the memory holding its operand, "
         "interpolated linearly between the 45 nm SRAM figures of Horowitz (ISSCC 2014) for a 64-bit access "
-        f"({curve}), a {bits}-bit word costing {bits}/64 of that{dram}.{source}"
+        f"({curve}), {_article(bits)} {bits}-bit word costing {bits}/64 of that{dram}. "
+        f"{_capital(word_width_text(report))}.{source}"
     )
+
+
+def _capital(text: str | None) -> str:
+    return (text or "")[:1].upper() + (text or "")[1:] if text else ""
+
+
+def _article(number: int) -> str:
+    """'an' before a number spoken with a vowel first (8, 11, 18, 80...), else 'a'."""
+    return "an" if str(number).startswith("8") or number in (11, 18) else "a"

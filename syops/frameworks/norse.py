@@ -193,21 +193,21 @@ _RECURRENT_SEQUENCES = {
 }
 
 for _cls, (_leaky, _words) in _CELLS.items():
-    module_rule(_cls, family="neuron")(_feed_forward(_leaky, _words, "step"))
+    module_rule(_cls, family="neuron", layout="step")(_feed_forward(_leaky, _words, "step"))
 for _cls, (_leaky, _words) in _SEQUENCES.items():
-    module_rule(_cls, family="neuron")(_feed_forward(_leaky, _words, "TB"))
+    module_rule(_cls, family="neuron", layout="TB")(_feed_forward(_leaky, _words, "TB"))
 for _cls, (_leaky, _words) in _RECURRENT_CELLS.items():
-    module_rule(_cls, family="neuron")(_recurrent(_leaky, _words, "step"))
+    module_rule(_cls, family="neuron", layout="step")(_recurrent(_leaky, _words, "step"))
 for _cls, (_leaky, _words) in _RECURRENT_SEQUENCES.items():
-    module_rule(_cls, family="neuron")(_recurrent(_leaky, _words, "TB"))
+    module_rule(_cls, family="neuron", layout="TB")(_recurrent(_leaky, _words, "TB"))
 
 # Leaky integrators: the membrane is the output, no spikes.
-module_rule(li_box.LIBoxCell, family="neuron")(_feed_forward(True, 1, "step", spiking=False))
-module_rule(li.LICell, family="neuron")(_feed_forward(True, 2, "step", spiking=False))
-module_rule(li.LI, family="neuron")(_feed_forward(True, 2, "TB", spiking=False))
+module_rule(li_box.LIBoxCell, family="neuron", layout="step")(_feed_forward(True, 1, "step", spiking=False))
+module_rule(li.LICell, family="neuron", layout="step")(_feed_forward(True, 2, "step", spiking=False))
+module_rule(li.LI, family="neuron", layout="TB")(_feed_forward(True, 2, "TB", spiking=False))
 
 
-@module_rule(li.LILinearCell, family="neuron")
+@module_rule(li.LILinearCell, family="neuron", layout="step")
 def li_linear_cell(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """W_in · x into a leaky integrator (v, i) that emits its membrane."""
     x = arg(args, kwargs, 0, "input_tensor")
@@ -236,7 +236,7 @@ def lconv2d(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     return [Synaptic(x, dense, fanout)]
 
 
-@module_rule(import_nir.CubaLIF, family="neuron")
+@module_rule(import_nir.CubaLIF, family="neuron", layout="step")
 def nir_cuba_lif(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """``norse.torch.from_nir``'s CubaLIF: w_in·x into a LIBoxCell (the synaptic current), r·I into a
     LIFBoxCell. One neuron (leaky, two words: I and v), as NIR's CubaLIF node is; its parts and its two

@@ -53,7 +53,7 @@ def _neuron(module: nn.Module, spikes_or_none, x) -> Neuron:
     return neuron_term(x, _layout(module), _leaky(module), spikes=spikes, state_words=words, analog=analog)
 
 
-@module_rule(sl.StatefulLayer, family="neuron")
+@module_rule(sl.StatefulLayer, family="neuron", layout=_layout)
 def stateful_neuron(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """One update per neuron and time step; the output is the spike count (or, for a layer that does
     not spike, the membrane potential: no events)."""
@@ -64,7 +64,9 @@ def stateful_neuron(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
 
 
 # Recurrent layers: the same, and rec_connect (a child module) counts itself.
-module_rule(sl.IAFRecurrent, sl.LIFRecurrent, sl.ALIFRecurrent, family="neuron", children=True)(stateful_neuron)
+module_rule(sl.IAFRecurrent, sl.LIFRecurrent, sl.ALIFRecurrent, family="neuron", children=True, layout=_layout)(
+    stateful_neuron
+)
 
 
 # sinabs' NeuromorphicReLU counts like syops' own (syops.layers): a non-leaky neuron's spike count.

@@ -49,16 +49,16 @@ def _spiking(leaky: bool, layout: NeuronLayout = "step", state_words: int = 1):
 # is not assumed to be one; its child layers and functional ops are counted instead. State words per
 # neuron: the membrane; Synaptic / RSynaptic add a synaptic current, Alpha an excitatory and an
 # inhibitory current, SLSTM / SConv2dLSTM keep the cell state beside the membrane.
-module_rule(snn.Leaky, snn.Lapicque, snn.DeltaLeaky, family="neuron")(_spiking(True))
-module_rule(snn.Synaptic, family="neuron")(_spiking(True, state_words=2))
-module_rule(snn.Alpha, family="neuron")(_spiking(True, state_words=3))
-module_rule(snn.RLeaky, family="neuron", children=True)(_spiking(True))
-module_rule(snn.RSynaptic, family="neuron", children=True)(_spiking(True, state_words=2))
-module_rule(snn.SLSTM, family="neuron", children=True)(_spiking(False, state_words=2))
-module_rule(snn.LeakyParallel, family="neuron", children=True)(_spiking(False, layout="TB"))
+module_rule(snn.Leaky, snn.Lapicque, snn.DeltaLeaky, family="neuron", layout="step")(_spiking(True))
+module_rule(snn.Synaptic, family="neuron", layout="step")(_spiking(True, state_words=2))
+module_rule(snn.Alpha, family="neuron", layout="step")(_spiking(True, state_words=3))
+module_rule(snn.RLeaky, family="neuron", children=True, layout="step")(_spiking(True))
+module_rule(snn.RSynaptic, family="neuron", children=True, layout="step")(_spiking(True, state_words=2))
+module_rule(snn.SLSTM, family="neuron", children=True, layout="step")(_spiking(False, state_words=2))
+module_rule(snn.LeakyParallel, family="neuron", children=True, layout="TB")(_spiking(False, layout="TB"))
 
 
-@module_rule(snn.SConv2dLSTM, family="neuron", children=True)
+@module_rule(snn.SConv2dLSTM, family="neuron", children=True, layout="step")
 def sconv2dlstm(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     spikes = _spikes(m, out)
     if spikes is None:
@@ -67,7 +67,7 @@ def sconv2dlstm(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     return [neuron_term(spikes, "step", False, state_words=2), Elementwise((), 6 * mem.numel())]
 
 
-@module_rule(snn.StateLeaky, snn.LinearLeaky, family="neuron", children=True)
+@module_rule(snn.StateLeaky, snn.LinearLeaky, family="neuron", children=True, layout="TB")
 def state_leaky(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """[T, B, ...] in, the membrane (and with ``output=True`` the spikes) out."""
     mem = out[-1] if isinstance(out, tuple) else out

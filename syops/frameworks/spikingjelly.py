@@ -130,26 +130,26 @@ def _analog_rule(leaky: bool):
 
 # -- registrations (a later registration of a subclass overrides its parent's) -----------------------
 
-module_rule(*LEAKY, family="neuron")(_spiking_rule(True))
-module_rule(*NON_LEAKY, family="neuron")(_spiking_rule(False))
-module_rule(*ILC_LEAKY, family="neuron", children=True)(_spiking_rule(True))
-module_rule(*ILC_NON_LEAKY, family="neuron", children=True)(_spiking_rule(False))
-module_rule(*ANALOG_LEAKY, family="neuron")(_analog_rule(True))
-module_rule(*ANALOG_NON_LEAKY, family="neuron")(_analog_rule(False))
+module_rule(*LEAKY, family="neuron", layout=_layout)(_spiking_rule(True))
+module_rule(*NON_LEAKY, family="neuron", layout=_layout)(_spiking_rule(False))
+module_rule(*ILC_LEAKY, family="neuron", layout=_layout, children=True)(_spiking_rule(True))
+module_rule(*ILC_NON_LEAKY, family="neuron", layout=_layout, children=True)(_spiking_rule(False))
+module_rule(*ANALOG_LEAKY, family="neuron", layout=_layout)(_analog_rule(True))
+module_rule(*ANALOG_NON_LEAKY, family="neuron", layout=_layout)(_analog_rule(False))
 
 # Graded spikes, output = spike × scale: count the spikes. DSR-IF integrates (v ← v + x[t]), DSR-LIF
 # leaks (v ← βv + (1-β)x[t]) and divides its spikes by Δt; STBIF is a signed integrate-and-fire on
 # quantised input whose output is a multiple of its quantisation step.
-module_rule(sj.DSRIFNode, family="neuron")(
+module_rule(sj.DSRIFNode, family="neuron", layout=_layout)(
     _spiking_rule(False, lambda m: m.v_threshold.detach().clamp(min=m.v_threshold_lower_bound))
 )
-module_rule(sj.DSRLIFNode, family="neuron")(
+module_rule(sj.DSRLIFNode, family="neuron", layout=_layout)(
     _spiking_rule(True, lambda m: m.v_threshold.detach().clamp(min=m.v_threshold_lower_bound) / m.delta_t)
 )
-module_rule(sj.STBIFNode, family="neuron")(_spiking_rule(False, lambda m: m.q_threshold.detach()))
+module_rule(sj.STBIFNode, family="neuron", layout=_layout)(_spiking_rule(False, lambda m: m.q_threshold.detach()))
 
 
-@module_rule(sj.MPBNBaseNode, family="neuron")
+@module_rule(sj.MPBNBaseNode, family="neuron", layout=_layout)
 def mpbn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """LIF with a batch norm on the membrane potential: leaky updates plus the norm (2 ops per element
     with an affine part, as for BatchNorm)."""
@@ -163,7 +163,7 @@ def mpbn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     return terms
 
 
-@module_rule(sj.FewSpikeNode, family="neuron")
+@module_rule(sj.FewSpikeNode, family="neuron", layout=_layout)
 def few_spike(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """Few-spike neurons (FS, outlier-aware, HG): K phases per step, each a subtract-and-compare (AC).
 
@@ -192,7 +192,7 @@ def _temporal_mask(m: nn.Module, steps: int) -> Tensor:
     return torch.ones(steps, steps, dtype=torch.float64, device=m.weight.device)
 
 
-@module_rule(sj.PSN, sj.MaskedPSN, sj.SlidingPSN, family="neuron")
+@module_rule(sj.PSN, sj.MaskedPSN, sj.SlidingPSN, family="neuron", layout=_layout)
 def psn(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     """PSN family: h = W·x_seq + b over time, then a threshold.
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import SyopsError
+from . import limits
 from . import modules as m
 from . import neurons as n
 from . import rules as _rules  # noqa: F401  (registers the counting rules of the modules built here)
@@ -33,14 +34,18 @@ def _get(node: Any, name: str, default: Any = None) -> Any:
     return getattr(node, name, default)
 
 
-def _input_shape(node: Any) -> tuple[int, ...] | None:
-    """An Input's or a Flatten's shape: ``input_type["input"]`` of a nir node; ``shape`` / ``input_type``
-    as a file stores them."""
-    declared = _get(node, "input_type")
-    shape = declared.get("input") if isinstance(declared, dict) else declared
+def _declared_shape(node: Any, field: str, port: str, what: str) -> tuple[int, ...] | None:
+    """An Input's, Output's or Flatten's shape: ``input_type["input"]`` (``output_type["output"]``) of a
+    nir node; ``shape`` / ``input_type`` as a file stores them. Whole numbers >= 1, or refused."""
+    declared = _get(node, field)
+    shape = declared.get(port) if isinstance(declared, dict) else declared
     if shape is None:
         shape = _get(node, "shape")
-    return None if shape is None else tuple(int(s) for s in np.asarray(shape).reshape(-1))
+    return None if shape is None else limits.shape(shape, what)
+
+
+def _input_shape(node: Any, what: str = "NIR node") -> tuple[int, ...] | None:
+    return _declared_shape(node, "input_type", "input", what)
 
 
 def _affine(node: Any, dt: float | None) -> nn.Module:
@@ -76,7 +81,7 @@ BUILDERS: dict[str, Callable[[Any, float | None], nn.Module]] = {
     "Conv2d": _conv(m.Conv2d),
     "SumPool2d": _pool(m.SumPool2d),
     "AvgPool2d": _pool(m.AvgPool2d),
-    "Flatten": lambda node, dt: m.Flatten(node.start_dim, node.end_dim, _input_shape(node)),
+    "Flatten": lambda node, dt: m.Flatten(node.start_dim, node.end_dim, _input_shape(node, "its input_type")),
     "Scale": lambda node, dt: m.Scale(node.scale),
     "Threshold": lambda node, dt: m.Threshold(node.threshold),
     "Delay": lambda node, dt: m.Delay(node.delay, dt),
@@ -129,20 +134,26 @@ def check_dt(graph: Any, dt: float | None) -> float | None:
     return None
 
 
-def _build(graph: Any, dt: float | None, name: str, top: bool) -> GraphStep:
+def _build(graph: Any, dt: float | None, name: str, top: bool, names: dict[str, str] | None = None) -> GraphStep:
+    where_graph = "NIR graph " + repr(name) if name else "the NIR graph"
+    names = {} if names is None else names  # every row name of the whole graph -> the node it names
+    if name.count(".") >= limits.MAX_DEPTH:
+        raise SyopsError(f"{where_graph} is nested more than {limits.MAX_DEPTH} graphs deep")
     kinds = {}
     for node_name, node in graph.nodes.items():
         k = kind(node)
+        where = f"{name}.{node_name}" if name else node_name
         if k not in KNOWN:
-            where = f"{name}.{node_name}" if name else node_name
             raise SyopsError(f"unknown NIR node type {k!r} (node {where!r}); syops runs {', '.join(KNOWN)}")
+        if not isinstance(node_name, str):
+            raise SyopsError(f"{where_graph} has a node named {node_name!r}, not a string")
+        if k not in PORTS:
+            _claim(names, where, f"{name}[{node_name!r}]" if name else repr(node_name))
         kinds[node_name] = k
-    plan = schedule(name, kinds, [(str(a), str(b)) for a, b in graph.edges])
-    shape = _input_shape(graph.nodes[plan.input])
+    plan = schedule(name, kinds, limits.edges(graph.edges, where_graph))
+    shape = _input_shape(graph.nodes[plan.input], f"the Input {plan.input!r} of {where_graph}")
     if shape is None:
-        raise SyopsError(
-            f"the Input {plan.input!r} of {'NIR graph ' + repr(name) if name else 'the NIR graph'} has no shape"
-        )
+        raise SyopsError(f"the Input {plan.input!r} of {where_graph} has no shape")
     built: dict[str, nn.Module] = {}
     for node_name, node in graph.nodes.items():
         k = kinds[node_name]
@@ -150,8 +161,9 @@ def _build(graph: Any, dt: float | None, name: str, top: bool) -> GraphStep:
         if k in PORTS:
             continue
         if k == "NIRGraph":
-            built[node_name] = _build(node, dt, where, top=False)
+            built[node_name] = _build(node, dt, where, top=False, names=names)
             continue
+        limits.check_parameters(node, where)
         try:
             built[node_name] = BUILDERS[k](node, dt)
         except SyopsError as exc:
@@ -161,7 +173,21 @@ def _build(graph: Any, dt: float | None, name: str, top: bool) -> GraphStep:
                 f"NIR node {where!r} ({k}) has parameters syops cannot use: {type(exc).__name__}: "
                 + (str(exc).strip().splitlines() or [""])[0]
             ) from exc
-    return (NIRGraphModule if top else GraphStep)(built, plan, shape, name)
+    module = (NIRGraphModule if top else GraphStep)(built, plan, shape, name)
+    output = graph.nodes[plan.output]
+    what = f"the Output {plan.output!r} of {where_graph}"
+    module.declared_output = _declared_shape(output, "output_type", "output", what)
+    return module
+
+
+def _claim(names: dict[str, str], row: str, node: str) -> None:
+    """A report row carries its node's dotted name: two nodes with one row name (a node "a.b" beside a
+    graph "a" holding "b"), or a top-level node named "" (the graph's own row), cannot be told apart."""
+    if row == "":
+        raise SyopsError("the NIR graph has a node named '' (the empty name): its row would be the graph's own")
+    if row in names:
+        raise SyopsError(f"NIR nodes {names[row]} and {node} would both be reported as {row!r}: rename one")
+    names[row] = node
 
 
 def to_torch(graph: Any, dt: float | None = None) -> NIRGraphModule:
@@ -179,6 +205,12 @@ def to_torch(graph: Any, dt: float | None = None) -> NIRGraphModule:
     module = _build(graph, dt, "", top=True)
     module.eval()
     # Two steps on zeros: every edge, recurrent ones included, checked against the node it reaches.
-    with torch.no_grad():
-        module(torch.zeros(2, 1, *module.input_shape))
+    limits.check_probe(module.input_shape, f"the NIR graph's Input {module.plan.input!r}")
+    token = m.PROBE_COPIES.set(4)
+    try:
+        with torch.no_grad():
+            y = module(torch.zeros(2, 1, *module.input_shape))
+    finally:
+        m.PROBE_COPIES.reset(token)
+    module.output_shape = tuple(y.shape[2:])
     return module

@@ -11,6 +11,7 @@ schedule within the step.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import SyopsError
+from ..validate import check_bytes
+from .modules import OutputTooBig
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,9 @@ def _shape(value: Tensor) -> tuple[int, ...]:
 class GraphStep(nn.Module):
     """One time step of a NIR graph on ``[B, *shape]``: ``forward(x, state) -> (output, state)``.
 
-    Its nodes are submodules under their NIR names (dots included), so they are the layer names of a
-    report; a node name that collides with a module attribute gets a trailing underscore."""
+    Its nodes are submodules under their NIR names exactly (dots included), so they are the layer names
+    of a report: a node named like a module attribute (``forward``, ``training``) keeps its name, and the
+    runner reaches its nodes through ``_modules``, never by attribute."""
 
     stateful = True
 
@@ -128,15 +132,43 @@ class GraphStep(nn.Module):
         self.input_shape = tuple(int(s) for s in input_shape)
         self.graph_name = name
         self.expects: tuple[int, ...] | None = self.input_shape  # as a node of an enclosing graph
-        self.keys: dict[str, str] = {}
+        self.declared_output: tuple[int, ...] | None = None  # the Output node's shape, where it has one
         # in the order they run (what a chain reader such as syops.dynapcnn walks), then any others
         ordered = [n for n in plan.order if n in nodes] + [n for n in nodes if n not in plan.order]
-        for node, module in ((n, nodes[n]) for n in ordered):
-            key = node
-            while not key or hasattr(self, key):
-                key += "_"
-            self._modules[key] = module  # add_module would refuse the dots of NIR names (lif1.w_rec)
-            self.keys[node] = key
+        for node in ordered:
+            self._modules[node] = nodes[node]  # add_module would refuse the dots of NIR names (lif1.w_rec)
+
+    # The nodes are never attributes: ``getattr(step, "training")`` or a probe such as
+    # ``getattr(model, "operand_bits", 32)`` must not find a node of that name.
+    def __getattr__(self, name: str) -> object:
+        modules = self.__dict__.get("_modules", {})
+        own = (self.__dict__.get("_parameters", {}), self.__dict__.get("_buffers", {}))
+        if name in modules and not any(name in d for d in own):
+            raise AttributeError(f"{type(self).__name__} keeps its NIR nodes in _modules (get_submodule({name!r}))")
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # A plain attribute named like a node (``self.training = False`` in eval(), with a node
+        # "training") is an attribute: nn.Module would refuse it, or drop the node for None.
+        modules = self.__dict__.get("_modules")
+        if modules is not None and name in modules and not isinstance(value, nn.Module):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def get_submodule(self, target: str) -> nn.Module:
+        """The node (or a node of a nested graph) whose report row is ``target``: NIR names may hold dots."""
+        if target in self._modules:
+            return self._modules[target]
+        if target == "":
+            return self
+        for name in sorted(self._modules, key=len, reverse=True):
+            if target.startswith(name + "."):
+                return self._modules[name].get_submodule(target[len(name) + 1 :])
+        raise AttributeError(f"{self._where()} has no node {target!r}")
+
+    def _where(self) -> str:
+        return f"NIR graph {self.graph_name!r}" if self.graph_name else "the NIR graph"
 
     def _describe(self, node: str) -> str:
         return f"NIR node {self.graph_name + '.' if self.graph_name else ''}{node!r}"
@@ -159,9 +191,14 @@ class GraphStep(nn.Module):
         for node in self.plan.order:
             value = self._gather(node, outputs, previous)
             if node == self.plan.output:
+                if self.declared_output and _shape(value) != self.declared_output:
+                    raise SyopsError(
+                        f"the Output {node!r} of {self._where()} declares shape {list(self.declared_output)}, "
+                        f"but the graph produces {list(_shape(value))} per sample"
+                    )
                 outputs[node] = value
                 break
-            module = self._modules[self.keys[node]]
+            module = self._modules[node]
             expects = getattr(module, "expects", None)
             if expects is not None and _shape(value) != expects:
                 sources = ", ".join(s for s, _ in self.plan.sources[node])
@@ -174,6 +211,8 @@ class GraphStep(nn.Module):
                     value, new_states[node] = module(value, states.get(node))
                 else:
                     value = module(value)
+            except OutputTooBig as exc:
+                raise SyopsError(f"{self._describe(node)} ({type(module).__name__}): {exc}") from None
             except SyopsError:
                 raise
             except Exception as exc:
@@ -197,6 +236,10 @@ class NIRGraphModule(GraphStep):
                 f"the NIR graph's Input {self.plan.input!r} expects [T, B, {', '.join(map(str, self.input_shape))}] "
                 f"(time, batch, then its shape {list(self.input_shape)}), got {got}"
             )
+        out = getattr(self, "output_shape", None)  # known once to_torch has run its probe
+        if out is not None:
+            size = 2 * x.shape[0] * x.shape[1] * math.prod(out) * x.element_size()  # the steps and their stack
+            check_bytes(f"the NIR graph's output [{x.shape[0]}, {x.shape[1]}, *{list(out)}]", size, x.device)
         state = None
         steps = []
         for t in range(x.shape[0]):

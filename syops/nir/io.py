@@ -24,12 +24,25 @@ def is_nir_file(path: str | os.PathLike) -> bool:
         return False
 
 
+def _members(nodes: Any) -> list[tuple[str, Any]]:
+    """(name, group) of every node in a ``nodes`` group. HDF5 stores a node named ``a/b`` as a group
+    ``a`` (no ``type``) holding ``b``: its name comes back with the ``/``."""
+    found = []
+    for key in nodes:
+        child = nodes[key]
+        group = hasattr(child, "keys") and "type" not in child and len(child)
+        if group and all(hasattr(c, "keys") for c in child.values()):
+            found += [(f"{key}/{name}", group) for name, group in _members(child)]
+        else:
+            found.append((key, child))
+    return found
+
+
 def _node_types(group: Any, prefix: str = "") -> list[tuple[str, str]]:
     """(dotted node name, type) of every node stored under an HDF5 ``node`` group."""
     found = []
     nodes = group.get("nodes")
-    for name in nodes.keys() if nodes is not None else ():
-        child = nodes[name]
+    for name, child in _members(nodes) if nodes is not None else ():
         raw = child["type"][()] if "type" in child else b"?"
         node_type = raw.decode() if isinstance(raw, bytes) else str(raw)
         found.append((prefix + name, node_type))
@@ -62,8 +75,8 @@ def _value(dataset: Any) -> Any:
 def _stored(group: Any) -> StoredNode:
     node_type = _value(group["type"])
     if node_type == "NIRGraph":
-        nodes = {name: _stored(child) for name, child in group["nodes"].items()}
-        edges = [tuple(e.decode() if isinstance(e, bytes) else str(e) for e in edge) for edge in group["edges"][()]]
+        nodes = {name: _stored(child) for name, child in _members(group["nodes"])}
+        edges = group["edges"][()]  # pairs of names, checked when the graph is built (limits.edges)
         return StoredNode(node_type, {"nodes": nodes, "edges": edges})
     return StoredNode(node_type, {k: _value(v) for k, v in group.items() if k not in ("type", "metadata")})
 
@@ -78,6 +91,7 @@ def read(path: str | os.PathLike) -> Any:
         raise SyopsError("reading a .nir file needs the nir package: pip install 'syops[nir]'") from None
 
     from .convert import KNOWN
+    from .limits import check_file
 
     p = Path(path)
     if not p.is_file():
@@ -86,6 +100,7 @@ def read(path: str | os.PathLike) -> Any:
         with h5py.File(p, "r") as f:
             if "node" not in f:
                 raise SyopsError(f"{p} is an HDF5 file without a NIR graph (no 'node' group)")
+            check_file(f["node"], p)  # the declared sizes, before nir.read loads every dataset
             stored = _node_types(f["node"])
     except SyopsError:
         raise
@@ -97,7 +112,8 @@ def read(path: str | os.PathLike) -> Any:
         raise SyopsError(f"unknown NIR node type {node_type!r} (node {name!r}) in {p}")
     version = getattr(nir, "__version__", "?")
     failure = f"types the installed nir {version} does not have"
-    if all(hasattr(nir, t) for _, t in stored):
+    # nir.read cannot read a name with "/" back (HDF5 made it a sub-group): those are read as stored.
+    if all(hasattr(nir, t) for _, t in stored) and not any("/" in name for name, _ in stored):
         try:
             graph = nir.read(p)
         except Exception as exc:

@@ -12,8 +12,48 @@ graph runner checks every edge against it.
 
 from __future__ import annotations
 
+import contextvars
+import math
+
 import torch
 from torch import Tensor, nn
+
+from ..errors import SyopsError
+from ..validate import check_bytes
+
+
+class OutputTooBig(SyopsError):
+    """A module's output (or state) would not fit this machine; the graph runner adds the node's name."""
+
+
+# While to_torch's zero-input probe runs (two steps, each output kept, then stacked): the copies of a
+# module's output that the run holds at once.
+PROBE_COPIES: contextvars.ContextVar[int] = contextvars.ContextVar("PROBE_COPIES", default=1)
+
+
+def _check_size(what: str, shape: list[int], like: Tensor) -> None:
+    copies = PROBE_COPIES.get()
+    held = f", held {copies}× by the zero-input probe (two steps kept, then stacked)," if copies > 1 else ""
+    try:
+        check_bytes(f"{what} {shape}{held}", copies * math.prod(shape) * like.element_size(), like.device)
+    except SyopsError as exc:
+        raise OutputTooBig(str(exc)) from None
+
+
+def _check_conv(conv: nn.modules.conv._ConvNd, x: Tensor) -> None:
+    """A conv's output shape, from its arguments, before it is allocated (padding can make an 8×8 input
+    a 40008×40008 output)."""
+    dims = len(conv.kernel_size)
+    if x.dim() != dims + 2:
+        return  # the conv says what is wrong
+    spatial = list(x.shape[2:])
+    if conv.padding != "same":
+        padding = (0,) * dims if conv.padding == "valid" else conv.padding
+        spatial = [
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, p, d, k, s in zip(spatial, padding, conv.dilation, conv.kernel_size, conv.stride, strict=True)
+        ]
+    _check_size("its output", [x.shape[0], conv.out_channels, *spatial], x)
 
 
 def _tensor(value, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -78,6 +118,10 @@ class Conv1d(nn.Conv1d):
         _set_conv(self, w, bias)
         self.expects: tuple[int, ...] | None = None  # any length; the channels are checked by the conv
 
+    def forward(self, x: Tensor) -> Tensor:
+        _check_conv(self, x)
+        return super().forward(x)
+
 
 class Conv2d(nn.Conv2d):
     """NIR Conv2d: weight (C_out, C_in/groups, kH, kW), padding an int, a pair, "same" or "valid"."""
@@ -87,6 +131,10 @@ class Conv2d(nn.Conv2d):
         super().__init__(**_conv_arguments(w, stride, padding, dilation, groups, 2), bias=bias is not None)
         _set_conv(self, w, bias)
         self.expects: tuple[int, ...] | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_conv(self, x)
+        return super().forward(x)
 
 
 def _pair(value) -> tuple[int, int]:
@@ -162,12 +210,14 @@ class Delay(nn.Module):
         self.register_buffer("delay", delay_t.to(torch.float32))
         self.register_buffer("steps", steps.to(torch.long))
         self.expects = _shape_of(self.delay)
+        self.longest = int(self.steps.max()) if self.steps.numel() else 0  # a number, not a tensor read per step
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        longest = int(self.steps.max()) if self.steps.numel() else 0
+        longest = self.longest
         if longest == 0:
             return x, None
         if state is None:
+            _check_size("its state (the last inputs)", [longest, *x.shape], x)
             state = x.new_zeros((longest, *x.shape))
         history = torch.cat([x.unsqueeze(0), state])  # history[k] = x(t − k)
         index = self.steps.expand(x.shape).unsqueeze(0)

@@ -1,4 +1,4 @@
-"""Counting rules of syops' NIR modules (design §1). The synaptic, pooling and reshape modules subclass
+"""Counting rules of syops' NIR modules (docs/contract.md §3). The synaptic, pooling and reshape modules subclass
 torch layers and count through the existing rules; these are the rest.
 
 - Neurons: one update per neuron and time step; an AC for the non-leaky IF and I, a MAC (the decay
@@ -19,7 +19,7 @@ from .modules import Delay, Scale, Threshold
 from .neurons import NEURONS
 
 
-@module_rule(*NEURONS, family="neuron")
+@module_rule(*NEURONS, family="neuron", layout="step")
 def nir_neuron(m: nn.Module, args, kwargs, out, ctx) -> list[Term]:
     y = first_tensor(out)
     if y is None:

@@ -41,6 +41,9 @@ class Rule:
     # Child modules called inside this one count themselves (a neuron's recurrent Linear / Conv): the
     # rule covers the module's own arithmetic, its children add their rows. Ops stay suppressed.
     children: bool = False
+    # Neuron rules: where the framework's neuron keeps time and samples in its input (a NeuronLayout, or a
+    # function of the module giving it); None where the rule does not say. Read by syops.timing.
+    layout: Any = None
 
     @property
     def zero_cost(self) -> bool:
@@ -52,13 +55,13 @@ OP_RULES: dict[Any, Rule] = {}
 
 
 def module_rule(
-    *types: type, phase: Phase = "post", family: str = "", children: bool = False
+    *types: type, phase: Phase = "post", family: str = "", children: bool = False, layout: Any = None
 ) -> Callable[[RuleFn], RuleFn]:
     """Register ``fn`` as the rule for modules of ``types`` (and their subclasses)."""
 
     def register(fn: RuleFn) -> RuleFn:
         for t in types:
-            MODULE_RULES[t] = Rule(fn, phase, family=family, children=children)
+            MODULE_RULES[t] = Rule(fn, phase, family=family, children=children, layout=layout)
         return fn
 
     return register
