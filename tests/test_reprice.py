@@ -196,3 +196,42 @@ def test_reprice_refuses_a_per_timestep_view_and_a_bad_target():
         report.reprice("tpu")
     with pytest.raises(SyopsError, match="list"):
         report.with_targets("loihi")
+
+
+def test_reprice_carries_counting_and_per_step_rates():
+    report = _spiking(spike_mode="binary")
+    repriced = report.reprice("spinnaker2", "sram-45nm")
+    assert repriced.to_dict()["counting"] == report.to_dict()["counting"]
+    assert repriced.counting["spike_mode"] == "binary"
+    rates = [layer.spike_rate_per_step for layer in report.layers if layer.spike_rate_per_step is not None]
+    assert rates and rates == [
+        layer.spike_rate_per_step for layer in repriced.layers if layer.spike_rate_per_step is not None
+    ]
+    back = syops.Report.from_json(report.to_json())
+    assert back.counting == report.counting and back.to_dict()["counting"] == report.to_dict()["counting"]
+
+
+def test_a_training_steps_report_is_not_repriced():
+    net = nn.Sequential(nn.Linear(4, 3))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    with syops.Profiler(net, backward=True, optimizer=opt) as prof:
+        opt.zero_grad()
+        net(torch.ones(2, 4)).sum().backward()
+        opt.step()
+    report = prof.report()
+    assert report.phases is not None
+    with pytest.raises(SyopsError, match="training step's report is not repriced"):
+        report.reprice("loihi")
+    with pytest.raises(SyopsError, match="training step"):
+        report.with_targets(["loihi", "gpu"])
+    back = syops.Report.from_json(report.to_json())  # phases read back as written
+    assert back.phases == report.phases and back.training_energy_mj == report.training_energy_mj
+
+
+def test_per_timestep_divides_every_target():
+    report = _spiking().with_targets(["loihi", "gpu"])
+    view = report.per_timestep()
+    assert [t.energy_model.name for t in view.targets] == ["loihi", "gpu"]
+    for full, step in zip(report.targets, view.targets, strict=True):
+        assert step.per_timestep_view
+        assert step.totals["energy_mj"] == pytest.approx(full.totals["energy_mj"] / report.timesteps)
