@@ -18,7 +18,7 @@ from syops import SyopsError, __version__
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
-from .compare_targets import shared_targets, targets_difference, targets_markdown, targets_table
+from .compare_targets import shared_targets, targets_markdown, targets_table
 from .compare_training import compare_steps, step_difference, step_lines
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
@@ -206,8 +206,8 @@ def context_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         if ta == tb:
             ta, tb = f"{ta} (its values)", f"{tb} (other values)"
         out.append(f"the reports differ in {label}: {ta} (A), {tb} (B)")
-    extra = [targets_difference(a, b, visible), step_difference(a, b)]
-    return [*out, *(sentence for sentence in extra if sentence)]
+    step = step_difference(a, b)
+    return [*out, step] if step else out
 
 
 def _both(a: dict[str, Any], b: dict[str, Any], metric: str) -> bool:
@@ -295,9 +295,9 @@ def _markdown(result: dict[str, Any]) -> str:
             cells += [_value(m, change["a"]), _value(m, change["b"]), _pct(change)] if change else ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines += _only_lines(result, lambda x: f"- {markdown_code(x['name'] or '(model)')} ({markdown_text(x['type'])})")
+    lines += targets_markdown(result, _value, _signed, _pct)
     steps = step_lines(result["training"], _value, _pct)
     lines += ["", steps[0], "", *(f"- {line.strip()}" for line in steps[1:])] if steps else []
-    lines += targets_markdown(result, markdown_text, _value, _signed, _pct)
     return "\n".join(lines) + "\n"
 
 
@@ -362,11 +362,11 @@ def compare_command(
         parts.append(_rich(result, table_columns))
         if extra:
             parts.append(Text("\n".join(extra).lstrip("\n")))
+        if result["targets"]:
+            parts.append(targets_table(result, _value, _signed, _pct))
         steps = step_lines(result["training"], _value, _pct)
         if steps:
             parts.append(Text("\n".join(steps)))
-        if result["targets"]:
-            parts.append(targets_table(result, _value, _signed, _pct))
         emit_rich(Group(*parts), output, quiet)
     meaning = [s.split(":")[0].removeprefix("the reports differ in ") for s in result["differences"]]
     meaning = [m for m in meaning if m not in ("model", "syops version")]

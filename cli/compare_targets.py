@@ -1,14 +1,12 @@
-"""``syops compare`` on side-by-side reports (`syops profile --energy A --energy B`): the energy targets both
-files carry, B against A, and a sentence naming the targets only one of them carries.
-
-A report without ``targets`` has one target, its own energy and memory models with its totals, so a
-two-target report compares with a plain one on the target they share.
-"""
+"""``syops compare`` on side-by-side reports (``syops profile --energy A --energy B``): the energy targets
+both files carry, B against A, matched by energy and memory model names."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from syops.safe_text import markdown_text
 
 TARGET_METRICS = ("energy_mj", "compute_energy_mj", "memory_energy_mj", "ann_energy_mj")
 
@@ -20,31 +18,14 @@ def target_key(target: dict[str, Any]) -> str:
     return name if not isinstance(memory, dict) else f"{name} + {memory.get('name')}"
 
 
-def targets_of(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The report's targets in its order: its ``targets``, or its own models and totals as the one target."""
-    targets = report.get("targets")
-    if isinstance(targets, list) and targets:
-        return [t for t in targets if isinstance(t, dict)]
-    totals = report.get("totals") if isinstance(report.get("totals"), dict) else {}
-    own = {"energy_model": report.get("energy_model"), "memory_model": report.get("memory_model")}
-    return [{**own, **{m: totals.get(m) for m in TARGET_METRICS}}]
-
-
-def _side_by_side(report: dict[str, Any]) -> bool:
-    return isinstance(report.get("targets"), list) and bool(report["targets"])
-
-
 def shared_targets(
     a: dict[str, Any], b: dict[str, Any], is_number: Callable[[Any], bool], difference: Callable
 ) -> list[dict[str, Any]]:
-    """The energy targets both reports carry, in A's order, with their energies per sample, B against A;
-    empty unless at least one report is side by side (otherwise the totals say it all)."""
-    if not (_side_by_side(a) or _side_by_side(b)):
-        return []
-    targets_b = {target_key(t): t for t in targets_of(b)}
+    """The energy targets both reports carry, in A's order: their energies per sample, B against A."""
+    targets_b = {target_key(t): t for t in b.get("targets") or [] if isinstance(t, dict)}
     shared = []
-    for target in targets_of(a):
-        other = targets_b.get(target_key(target))
+    for target in a.get("targets") or []:
+        other = targets_b.get(target_key(target)) if isinstance(target, dict) else None
         if other is None:
             continue
         row: dict[str, Any] = {"target": target_key(target)}
@@ -55,58 +36,32 @@ def shared_targets(
     return shared
 
 
-def targets_difference(a: dict[str, Any], b: dict[str, Any], show: Callable[[str], str]) -> str | None:
-    """The sentence said when a side-by-side report carries targets the other lacks (``show`` makes a
-    target's name safe to print)."""
-    if not (_side_by_side(a) or _side_by_side(b)):
-        return None
-    keys_a, keys_b = [target_key(t) for t in targets_of(a)], [target_key(t) for t in targets_of(b)]
-    only_a = [k for k in keys_a if k not in keys_b]
-    only_b = [k for k in keys_b if k not in keys_a]
-    if not only_a and not only_b:
-        return None
-    parts = []
-    if only_a:
-        parts.append(f"A alone has {', '.join(show(k) for k in only_a)}")
-    if only_b:
-        parts.append(f"B alone has {', '.join(show(k) for k in only_b)}")
-    shared = [k for k in keys_a if k in keys_b]
-    said = f"{', '.join(show(k) for k in shared)} compared" if shared else "none shared"
-    return f"the reports differ in energy targets: {'; '.join(parts)} ({said})"
-
-
-def target_cells(row: dict[str, Any], value: Callable, signed: Callable, pct: Callable) -> list[str]:
-    """A shared target's energy cells: A, B, Δ, Δ% (empty where one side had no number)."""
-    change = row.get("energy_mj")
+def _cells(row: dict[str, Any], value: Callable, signed: Callable, pct: Callable) -> list[str]:
+    change, m = row.get("energy_mj"), "energy_mj"
     if not change:
-        return ["", "", "", ""]
-    m = "energy_mj"
+        return [""] * 4
     return [value(m, change["a"]), value(m, change["b"]), signed(m, change["diff"]), pct(change)]
 
 
-def targets_markdown(result: dict[str, Any], text: Callable[[str], str], *cells: Callable) -> list[str]:
-    """The Markdown lines of the shared targets (none when there are none)."""
+def targets_markdown(result: dict[str, Any], value: Callable, signed: Callable, pct: Callable) -> list[str]:
     if not result.get("targets"):
         return []
     lines = ["", "| target | energy A | energy B | Δ | Δ% |", "|---|---:|---:|---:|---:|"]
     for row in result["targets"]:
-        lines.append("| " + " | ".join([text(row["target"]), *target_cells(row, *cells)]) + " |")
+        lines.append("| " + " | ".join([markdown_text(row["target"]), *_cells(row, value, signed, pct)]) + " |")
     return lines
 
 
-def targets_table(result: dict[str, Any], *cells: Callable) -> Any:
-    """The terminal table of the shared targets (names shown as text, fitted to the console)."""
-    from rich.console import Group
+def targets_table(result: dict[str, Any], value: Callable, signed: Callable, pct: Callable) -> Any:
+    """A rich table of the shared targets (their names shown as text, never as markup)."""
+    from rich.table import Table
     from rich.text import Text
 
-    from syops.report_table import Column, FittedTable
+    from syops.safe_text import visible
 
-    headers = ("Target", "A", "B", "Δ", "Δ%")
-    table = FittedTable(
-        [Column(h.lower(), h, "", "left" if i == 0 else "right", name=i == 0) for i, h in enumerate(headers)],
-        show_footer=False,
-    )
+    table = Table(title="Energy per sample on the targets both reports carry", header_style="bold")
+    for header in ("Target", "A", "B", "Δ", "Δ%"):
+        table.add_column(header, justify="left" if header == "Target" else "right")
     for row in result["targets"]:
-        table.add_row(row["target"], *target_cells(row, *cells))
-    title = Text("Energy per sample on the targets both reports carry", style="italic", justify="center")
-    return Group(title, table)
+        table.add_row(Text(visible(row["target"])), *_cells(row, value, signed, pct))
+    return table

@@ -67,9 +67,8 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
                 model.name,
                 "-",
                 f"{model.e_mac_pj:g}",
-                str(model.operand_bits),
                 "- (runs as an ANN)",
-                f"{model.e_neuron_update_pj:g} (activation)",
+                f"{model.e_neuron_update_pj:g}",
                 model.source,
             )
             continue

@@ -21,7 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from .accumulate import Counts
 
-_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "step_spikes", "traffic_terms")]
+_SUMMED = [f.name for f in fields(Counts) if f.name not in ("neurons", "spike_map", "traffic_terms", "step_spikes")]
 
 
 class ExactShardSampler(DistributedSampler):

@@ -45,10 +45,10 @@ class EnergyModel:
     e_synop_pj: float | None = None  # cost of a synaptic event; None: an AC
     e_neuron_update_pj: float | None = None  # None: an AC (IF) or a MAC (leaky)
     source: str = ""
-    operand_bits: int = 32  # width of an operand; memory words are as wide unless the memory model says
     # A conventional device: the model runs as an ANN once per sample; every MAC of that pass costs
     # e_mac_pj and every activation (one per neuron) e_neuron_update_pj, the spiking counts aside.
     one_pass_ann: bool = False
+    operand_bits: int = 32  # width of an operand; memory words are as wide unless the memory model says
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,24 +166,18 @@ def _operand_bits(key: str, value: Any) -> int:
     return int(value)
 
 
-def _flag(key: str, value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # from ...,one_pass_ann=true
-        return value.strip().lower() == "true"
-    if not isinstance(value, bool):
-        raise SyopsError(f"energy model {key}={value!r} must be true or false")
-    return value
-
-
 def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
     fields: dict[str, Any] = {"name": str(values.get("name", default_name)), "source": str(values.get("source", ""))}
     for key, value in values.items():
         if key in ("name", "source"):
             continue
+        if key == "one_pass_ann":  # a conventional device: the model priced as a one-pass ANN
+            if not isinstance(value, bool):
+                raise SyopsError(f"energy model one_pass_ann={value!r} must be true or false")
+            fields[key] = value
+            continue
         if key in _WIDTH_KEYS:
             fields["operand_bits"] = _operand_bits(key, value)
-            continue
-        if key == "one_pass_ann":  # a conventional device: the model priced as a one-pass ANN
-            fields[key] = _flag(key, value)
             continue
         if key not in _KEYS:
             raise SyopsError(

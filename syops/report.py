@@ -147,12 +147,12 @@ class LayerStats:
     # neurons at one step; None for other layers) and the updates each neuron made (samples × T).
     spike_map: Any = field(default=None, repr=False, compare=False)
     updates_per_neuron: float = field(default=0.0, repr=False, compare=False)
-    # A training step's backward and update of this row ({"backward": {...}, "update": {...}}, each with the
-    # totals' keys, per sample; syops.training), or None for an inference profile.
-    phases: dict[str, Any] | None = None
     # What the layer's memory traffic was counted from (syops.reprice.LayerCounts), for Report.reprice;
     # None where it was not kept.
     counts: Any = field(default=None, repr=False, compare=False)
+    # A training step's backward and update of this row ({"backward": {...}, "update": {...}}, each with the
+    # totals' keys, per sample; syops.training), or None for an inference profile.
+    phases: dict[str, Any] | None = None
 
     @property
     def firing_rate_map(self) -> Any:
@@ -196,14 +196,14 @@ class Report:
     # the counting options (spike_mode, skip_zero_weights), for methods(); empty for a hand-built report.
     inputs: dict[str, Any] = field(default_factory=dict)
     counting: dict[str, Any] = field(default_factory=dict)
+    # The energy targets after the first (this report's own): the same counts priced by other models
+    # (Report.with_targets; `syops profile --energy A --energy B`).
+    other_targets: list[Report] = field(default_factory=list, repr=False, compare=False)
     # A training step (syops.Profiler(backward=True)): {"forward", "backward", "update"} each with the
     # totals' keys, their energy summed per sample, and the bytes autograd saved per sample; None otherwise.
     phases: dict[str, dict[str, Any]] | None = None
     training_energy_mj: float | None = None
     saved_for_backward_bytes: float | None = None
-    # The energy targets after the first (this report's own): the same counts priced by other models
-    # (Report.with_targets; `syops profile --energy A --energy B`).
-    other_targets: list[Report] = field(default_factory=list, repr=False, compare=False)
 
     # -- reading ----------------------------------------------------------------------------------
     @property
@@ -289,13 +289,7 @@ class Report:
                 "training_energy_mj": self.training_energy_mj / t,
                 "saved_for_backward_bytes": self.saved_for_backward_bytes,  # a footprint: not per step
             }
-        return replace(
-            self,
-            layers=[divided(layer) for layer in self.layers],
-            per_timestep_view=True,
-            other_targets=[target.per_timestep() for target in self.other_targets],
-            **training,
-        )
+        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True, **training)
 
     # -- other energy targets -----------------------------------------------------------------------
     def reprice(self, energy: Any = None, memory: Any = None) -> Report:
@@ -383,7 +377,7 @@ class Report:
             # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
             values = {name: getattr(layer, name) for name in LAYER_FIELDS}
             row = flatten(values) | (flatten_phases(layer.phases) if training else {})
-            row |= {name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)}
+            row.update({name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)})
             writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
         return buffer.getvalue()
 
@@ -468,6 +462,11 @@ class Report:
         energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
         ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
         models = f"{self.energy_model.name}, {self._memory_text() if self.memory_model else 'no memory model'}"
+        if self.energy_model.one_pass_ann:  # a conventional device: it runs the ANN; no ratio to itself
+            return (
+                f"Energy {_energy_text(energy)} per sample on {self.energy_model.name}, the architecture run as an "
+                f"ANN once per sample (each MAC and activation at {self.energy_model.e_mac_pj:g} pJ)"
+            )
         if self.memory_model is None:
             line = f"Energy {_energy_text(energy)} per sample, compute only ({models})"
             if ann_compute:
@@ -495,6 +494,8 @@ class Report:
             f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
             f"{human(totals['params'])} parameters",
         ]
+        if self.targets:  # each target on its line, against one baseline
+            parts[0] = f"Energy per sample on {len(self.targets)} targets"
         text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
         if self.targets:
             from .export.targets import target_lines

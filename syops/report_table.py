@@ -239,9 +239,10 @@ def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
         Column(key, header, footers.get(key, ""), justify, name=key == "layer")
         for key, header, justify in REPORT_COLUMNS
     ]
+    targets = list(getattr(report, "targets", None) or [])
+    if targets:  # side by side: one energy column per target in place of compute, memory and energy
+        return _targets_table(report, targets, every[:-3], columns)
     picked = select_columns(every, columns)
-    if report.targets:
-        return _targets_table(report, every, picked)
     # Without a memory model the Memory column is empty and Compute repeats Energy: they go first.
     drop_order = REPORT_DROP_ORDER if priced else ("memory", "compute", *REPORT_DROP_ORDER)
     table = FittedTable([every[i] for i in picked], drop_order=drop_order)
@@ -257,15 +258,7 @@ def report_table(report: Any, columns: Sequence[str] | None = None) -> Any:
     if rest:
         sums = {k: math.fsum(getattr(layer, k) for layer in rest) for k in _SUMMED}
         cells = (
-            f"… {len(rest):,} more layers",
-            "",
-            human(sum(layer.params for layer in rest)),
-            human(sums["dense_macs"]),
-            human(sums["acs"]),
-            human(sums["macs"]),
-            human(sums["synops"]),
-            "",
-            "",
+            *_rest_count_cells(rest, sums),
             energy_text(sums["compute_energy_mj"]),
             energy_text(sums["memory_energy_mj"]) if priced else "–",
             energy_text(sums["energy_mj"]),
@@ -282,41 +275,63 @@ def _title(report: Any) -> str:
     )
 
 
-_ENERGY_KEYS = ("compute", "memory", "energy")
+def _rest_count_cells(rest: Sequence[Any], sums: dict[str, float]) -> list[str]:
+    """The count cells of the row that sums up the layers a long table leaves out."""
+    from .units import human
+
+    return [
+        f"… {len(rest):,} more layers",
+        "",
+        human(sum(layer.params for layer in rest)),
+        human(sums["dense_macs"]),
+        human(sums["acs"]),
+        human(sums["macs"]),
+        human(sums["synops"]),
+        "",
+        "",
+    ]
 
 
-def _targets_table(report: Any, every: list[Column], picked: list[int]) -> Any:
-    """A side-by-side report's table: the counts, then one energy column per target (compute + memory
-    where the target has memory) in place of Compute, Memory and Energy; picking any of those three
-    keys picks the targets' columns. Beyond TABLE_ROW_LIMIT rows, the layers costliest on the first
-    target are shown and the rest summed up."""
+def _targets_table(report: Any, targets: list[Any], counts: list[Column], columns: Sequence[str] | None) -> Any:
+    """The table of a side-by-side report: the count columns, then each target's energy per sample
+    (compute + memory where the target prices memory). ``--columns energy`` (or compute, memory) picks
+    the targets' columns."""
     from rich.console import Group
     from rich.text import Text
 
     from .export.targets import target_label
     from .report import _energy_text as energy_text
 
-    counts = [i for i in picked if every[i].key not in _ENERGY_KEYS]
-    with_energy = any(every[i].key in _ENERGY_KEYS for i in picked)
-    targets = report.targets if with_energy else []
-    columns = [every[i] for i in counts] + [
-        Column("energy", target_label(t), energy_text(t.totals["energy_mj"]), "right") for t in targets
-    ]
-    table = FittedTable(columns, drop_order=REPORT_DROP_ORDER)
-    layers, rest = shown_layers(report.layers)
+    energy_keys = ("compute", "memory", "energy")
+    keys = [c.key for c in counts]
+    if columns is None:
+        picked, with_targets = list(range(len(counts))), True
+    else:
+        unknown = [key for key in columns if key not in keys and key not in energy_keys]
+        if unknown:
+            raise SyopsError(f"unknown column {', '.join(unknown)}; choose from {', '.join([*keys, *energy_keys])}")
+        picked = [keys.index(key) for key in dict.fromkeys(columns) if key in keys]
+        with_targets = any(key in energy_keys for key in columns)
+    shown = [counts[i] for i in picked]
+    if with_targets:
+        shown += [
+            Column(f"target_{n}", target_label(t), energy_text(t.totals["energy_mj"]), "right")
+            for n, t in enumerate(targets)
+        ]
+    table = FittedTable(shown, drop_order=REPORT_DROP_ORDER)
     index_of = {id(layer): i for i, layer in enumerate(report.layers)}
+    layers, rest = shown_layers(report.layers)
     for layer in layers:
         cells = count_cells(layer)
-        i = index_of[id(layer)]
-        table.add_row(*(cells[k] for k in counts), *(energy_text(t.layers[i].energy_mj) for t in targets))
+        energies = [energy_text(t.layers[index_of[id(layer)]].energy_mj) for t in targets] if with_targets else []
+        table.add_row(*(cells[i] for i in picked), *energies)
     if rest:
-        from .units import human
-
-        rest_index = [index_of[id(layer)] for layer in rest]
-        cells = [f"… {len(rest):,} more layers", "", human(sum(layer.params for layer in rest))]
-        sums = [math.fsum(getattr(layer, k) for layer in rest) for k in ("dense_macs", "acs", "macs", "synops")]
-        cells += [human(v) for v in sums]
-        cells += ["", ""]
-        energies = [energy_text(math.fsum(t.layers[i].energy_mj for i in rest_index)) for t in targets]
-        table.add_row(*(cells[k] for k in counts), *energies, style="italic")
+        sums = {k: math.fsum(getattr(layer, k) for layer in rest) for k in _SUMMED}
+        cells = _rest_count_cells(rest, sums)
+        energies = (
+            [energy_text(math.fsum(t.layers[index_of[id(x)]].energy_mj for x in rest)) for t in targets]
+            if with_targets
+            else []
+        )
+        table.add_row(*(cells[i] for i in picked), *energies, style="italic")
     return Group(Text(_title(report), style="italic", justify="center"), table)

@@ -73,13 +73,12 @@ def kept_counts(c: Counts, memory: MemoryModel | None) -> LayerCounts | None:
 
 def resolve_target(energy: EnergySpec | None, memory: MemorySpec) -> tuple[EnergyModel, MemoryModel | None]:
     """An (energy, memory) pair as ``syops.profile`` reads its arguments: ``memory=None`` is the energy
-    model's default (none for a device preset, sram-45nm otherwise), its words as wide as the energy
-    model's operands unless it states its own width."""
+    model's default (none for a device preset, sram-45nm otherwise)."""
     from .profiler import default_memory
 
     energy_model = resolve_energy("45nm-fp32" if energy is None else energy)
     memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
-    return energy_model, with_word_bits(memory_model, energy_model.operand_bits)
+    return energy_model, with_word_bits(memory_model, energy_model.operand_bits)  # as a profile settles it
 
 
 def _priced_layer(
@@ -161,9 +160,10 @@ def reprice(report: Report, energy: EnergySpec | None = None, memory: MemorySpec
     if report.per_timestep_view:
         raise SyopsError("reprice the per-sample report, then take per_timestep() of the result")
     if report.phases is not None:
+        # the backward's and update's traffic terms are not kept: their energies could not follow
         raise SyopsError(
-            "a training step's report is not repriced: its backward and update phases are priced as they "
-            "are counted; profile the step again with the other energy / memory model"
+            "cannot reprice a training step's report (its backward and update are priced when counted); "
+            "give the Profiler the energy and memory models wanted, or reprice an inference report"
         )
     energy_model, memory_model = resolve_target(energy, memory)
     layers = [
@@ -251,12 +251,11 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
         layers = []
         for row, extra in zip(data["layers"], kept_layers, strict=True):
             values = {key: row[key] for key in LAYER_FIELDS}
-            values["phases"] = row.get("phases")
             values.update({key: extra[key] for key in _HIDDEN if key in extra})
             traffic = extra.get("traffic")
-            layers.append(LayerStats(**values, counts=None if traffic is None else LayerCounts.from_dict(traffic)))
+            counts = None if traffic is None else LayerCounts.from_dict(traffic)
+            layers.append(LayerStats(**values, phases=row.get("phases"), counts=counts))
         memory = data["memory_model"]
-        counting = data.get("counting") if isinstance(data.get("counting"), dict) else {}
         report = cls(
             model=data["model"],
             input_shape=list(data["input_shape"]),
@@ -265,13 +264,13 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             energy_model=EnergyModel(**data["energy_model"]),
             memory_model=None if memory is None else MemoryModel(**memory),
             layers=layers,
-            count_neuron_updates=bool(kept.get("count_neuron_updates", counting.get("count_neuron_updates", True))),
+            count_neuron_updates=bool(kept.get("count_neuron_updates", True)),
             notes=list(kept.get("notes", [])),
             unsupported=list(kept.get("unsupported", [])),
             syops_version=data["syops_version"],
             per_timestep_view=bool(kept.get("per_timestep_view", False)),
             inputs=dict(kept.get("inputs", {})),
-            counting=dict(kept.get("counting", {k: v for k, v in counting.items() if k != "count_neuron_updates"})),
+            counting=dict(kept.get("counting", {})),
             phases=data.get("phases"),
             training_energy_mj=data.get("training_energy_mj"),
             saved_for_backward_bytes=data.get("saved_for_backward_bytes"),

@@ -60,12 +60,12 @@ class Counts:
     output_writes_pj: float = 0.0
     untracked_calls: float = 0.0
     spike_map: Tensor | None = None  # device tensor [neurons]: spikes per neuron over the profile
-    # spikes of all neurons at each time step t, summed over samples and calls; None when the calls did
-    # not tell the steps apart (see NeuronSlot.step_spikes)
-    step_spikes: list[float] | None = None
     # What the traffic above was counted from, slot by slot (syops.traffic.TrafficTerm), kept so that a
     # report can be priced under another memory model; None where it was not kept (a distributed merge).
     traffic_terms: list[TrafficTerm] | None = field(default_factory=list)
+    # spikes of all neurons at each time step t, summed over samples and calls; None when the calls did
+    # not tell the steps apart (see NeuronSlot.step_spikes)
+    step_spikes: list[float] | None = None
 
     def add_traffic(self, actual: Traffic, ann: Traffic) -> None:
         for kind in ACCESS_KINDS:

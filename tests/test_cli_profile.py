@@ -90,11 +90,11 @@ TOP = {
     "counting": dict,
     "totals": dict,
     "layers": list,
+    "counts": dict,  # what Report.reprice / Report.from_json need
     # a training step's figures (docs/training.md); null in an inference report
     "phases": type(None),
     "training_energy_mj": type(None),
     "saved_for_backward_bytes": type(None),
-    "counts": dict,  # what Report.reprice / Report.from_json need
 }
 MEMORY = {
     k: float for k in ("weight_reads", "bias_reads", "input_reads", "state_reads", "state_writes", "output_writes")

@@ -67,8 +67,14 @@ def test_table_has_a_column_and_a_line_per_target(alone):
     header = next(line for line in out.splitlines() if "Layer" in line)
     for label in ["loihi", "spinnaker2", "gpu", "45nm-fp32 + sram"]:
         assert label in header
-    for label in LABELS:
-        assert any(line.startswith(f"{label}: Energy") for line in out.splitlines()), label
+    from syops.export._common import energy_text
+
+    for name, label in zip(TARGETS, LABELS, strict=True):
+        energy = energy_text(alone[name]["totals"]["energy_mj"])
+        assert any(line.startswith(f"{label}: {energy} per sample") for line in out.splitlines()), label
+    assert any(
+        line.startswith("ANN baseline: the same architecture as an ANN once per sample") for line in out.splitlines()
+    )
 
 
 def test_csv_has_each_targets_energy_per_layer(alone):
@@ -85,7 +91,7 @@ def test_markdown_latex_html_carry_the_targets(alone, tmp_path):
     latex = profile(*energy_args(), "--format", "latex").stdout
     header = next(line for line in latex.splitlines() if line.startswith("Layer &"))
     assert [h.split(" (")[0] for h in header.rstrip(" \\").split(" & ")[-4:]] == LABELS
-    # non-ASCII typeset for a bare pdflatex: Höppner as H\"{o}ppner
+    # (LaTeX is written in ASCII: the umlaut as its accent command)
     assert "Davies et al." in latex and 'H\\"{o}ppner et al.' in latex and "Degnan, Marr and Hasler" in latex
     page = profile(*energy_args(), "--format", "html").stdout
     assert page.count('class="target-bar"') == len(TARGETS) + 1  # and the 45 nm ANN baseline
@@ -139,32 +145,3 @@ def test_json_report_round_trips_with_targets(side_by_side):
 
     back = syops.Report.from_dict(side_by_side)
     assert json.loads(back.to_json()) == side_by_side
-
-
-def test_compare_names_the_targets_one_report_lacks(tmp_path, side_by_side, alone):
-    a, b, plain = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "plain.json"
-    a.write_text(json.dumps(side_by_side))
-    b.write_text(profile("--energy", "gpu", "--energy", "loihi", "--energy", "arm", "--format", "json").stdout)
-    plain.write_text(json.dumps(alone["gpu"]))
-    data = json.loads(invoke("compare", str(a), str(b), "--format", "json").stdout)
-    said = [s for s in data["differences"] if "energy targets" in s]
-    assert said == [
-        "the reports differ in energy targets: A alone has spinnaker2, 45nm-fp32 + sram-45nm; B alone has arm "
-        "(loihi, gpu compared)"
-    ]
-    # a plain report has one target, its own: compared with the side-by-side report's
-    data = json.loads(invoke("compare", str(a), str(plain), "--format", "json").stdout)
-    assert [t["target"] for t in data["targets"]] == ["gpu"]
-    assert data["targets"][0]["energy_mj"]["diff"] == 0.0
-    assert any("B alone" not in s and "A alone has loihi" in s for s in data["differences"])
-    # two plain reports: no targets section, no targets sentence
-    data = json.loads(invoke("compare", str(plain), str(plain), "--format", "json").stdout)
-    assert data["targets"] == [] and not any("targets" in s for s in data["differences"])
-    markdown = invoke("compare", str(a), str(b), "--format", "markdown").stdout
-    assert "A alone has spinnaker2" in markdown and "| gpu |" in markdown
-
-
-def test_table_columns_pick_the_targets_energy():
-    out = profile(*energy_args(["loihi", "gpu"]), "--columns", "layer,synops,energy").stdout
-    header = next(line for line in out.splitlines() if "Layer" in line)
-    assert [cell.strip() for cell in header.strip("┃").split("┃")] == ["Layer", "SynOps", "loihi", "gpu"]

@@ -86,10 +86,10 @@ def report_html(report: Report, title: str | None = None) -> str:
         _meta(report),
         "<h2>Totals</h2>",
         _totals(report),
-        targets_html(report),  # a side-by-side report (several energy targets); empty otherwise
         ratios(report),
         silent_layers(report),
         training_section(report),
+        targets_html(report),  # a side-by-side report (several energy targets); empty otherwise
         f"<h2>Energy per layer ({escape(per_what(report))})</h2>",
         _energy_chart(report),
         "<h2>Compute and memory energy per layer, log scale</h2>",

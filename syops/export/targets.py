@@ -22,12 +22,29 @@ def target_label(target: Report) -> str:
 
 
 def target_lines(report: Report) -> list[str]:
-    """One summary line per target: its energy per sample, compute and memory apart, and its source."""
+    """One line per target (its energy per sample, compute and memory apart where it prices memory, its
+    ratio to the 45 nm ANN baseline, its source), then the baseline's own line."""
+    label, ann = ann_baseline_45nm(report)
     lines = []
     for target in report.targets:
+        totals = target.totals
+        energy = totals["energy_mj"]
+        if target.memory_model is None:
+            split = "compute only: the device's costs include its memory" if _is_device(target) else "compute only"
+        else:
+            split = (
+                f"{energy_text(totals['compute_energy_mj'])} compute + {energy_text(totals['memory_energy_mj'])} memory"
+            )
+        ratio = f"; {energy / ann:.3g}× the ANN baseline" if ann > 0 else ""
         source = f" [{target.energy_model.source}]" if target.energy_model.source else ""
-        lines.append(f"{target_label(target)}: {target.energy_line()}{source}")
+        lines.append(f"{target_label(target)}: {energy_text(energy)} per sample ({split}){ratio}{source}")
+    lines.append(f"ANN baseline: the same architecture as an ANN {label.removeprefix('ANN ')}: {energy_text(ann)}")
     return lines
+
+
+def _is_device(target: Report) -> bool:
+    model = target.energy_model
+    return model.one_pass_ann or model.e_synop_pj is not None or model.e_neuron_update_pj is not None
 
 
 def ann_baseline_45nm(report: Report) -> tuple[str, float]:
