@@ -289,7 +289,13 @@ class Report:
                 "training_energy_mj": self.training_energy_mj / t,
                 "saved_for_backward_bytes": self.saved_for_backward_bytes,  # a footprint: not per step
             }
-        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True, **training)
+        return replace(
+            self,
+            layers=[divided(layer) for layer in self.layers],
+            per_timestep_view=True,
+            other_targets=[target.per_timestep() for target in self.other_targets],  # every target per step
+            **training,
+        )
 
     # -- other energy targets -----------------------------------------------------------------------
     def reprice(self, energy: Any = None, memory: Any = None) -> Report:
