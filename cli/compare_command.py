@@ -18,7 +18,7 @@ from syops import SyopsError, __version__
 from syops.safe_text import markdown_code, markdown_text, visible
 from syops.units import human
 
-from .compare_targets import shared_targets, targets_markdown, targets_table
+from .compare_targets import shared_targets, targets_difference, targets_markdown, targets_table
 from .compare_training import compare_steps, step_difference, step_lines
 from .files import check_output, output_option, overwrite_option
 from .output import emit, emit_rich, format_for, note
@@ -206,8 +206,8 @@ def context_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         if ta == tb:
             ta, tb = f"{ta} (its values)", f"{tb} (other values)"
         out.append(f"the reports differ in {label}: {ta} (A), {tb} (B)")
-    step = step_difference(a, b)
-    return [*out, step] if step else out
+    extra = [targets_difference(a, b, visible), step_difference(a, b)]
+    return [*out, *(sentence for sentence in extra if sentence)]
 
 
 def _both(a: dict[str, Any], b: dict[str, Any], metric: str) -> bool:

@@ -67,8 +67,9 @@ def energy_models_command(fmt: str | None, output: Path | None, overwrite: bool,
                 model.name,
                 "-",
                 f"{model.e_mac_pj:g}",
+                str(model.operand_bits),
                 "- (runs as an ANN)",
-                f"{model.e_neuron_update_pj:g}",
+                f"{model.e_neuron_update_pj:g} (activation)",
                 model.source,
             )
             continue

@@ -166,15 +166,22 @@ def _operand_bits(key: str, value: Any) -> int:
     return int(value)
 
 
+def _flag(key: str, value: Any) -> bool:
+    """A true/false key: a bool (TOML, a dict) or the text true / false (``--energy ac=..,one_pass_ann=true``)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise SyopsError(f"energy model {key}={value!r} must be true or false")
+    return value
+
+
 def _from_mapping(values: Mapping[str, Any], default_name: str) -> EnergyModel:
     fields: dict[str, Any] = {"name": str(values.get("name", default_name)), "source": str(values.get("source", ""))}
     for key, value in values.items():
         if key in ("name", "source"):
             continue
         if key == "one_pass_ann":  # a conventional device: the model priced as a one-pass ANN
-            if not isinstance(value, bool):
-                raise SyopsError(f"energy model one_pass_ann={value!r} must be true or false")
-            fields[key] = value
+            fields[key] = _flag(key, value)
             continue
         if key in _WIDTH_KEYS:
             fields["operand_bits"] = _operand_bits(key, value)

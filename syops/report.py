@@ -6,8 +6,6 @@ Every count is per sample (one inference over all time steps), as docs/contract.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -21,9 +19,8 @@ from ._version import __version__
 from .energy import EnergyModel
 from .events import accumulator_dtype
 from .memory import MemoryModel
-from .safe_text import markdown_text, spreadsheet_text, visible
+from .report_flat import flat_fields, flatten  # noqa: F401  (re-exported: syops.report.flat_fields)
 from .traffic import ACCESS_KINDS
-from .units import human, percent
 
 LAYER_FIELDS: tuple[str, ...] = (
     "name",
@@ -61,50 +58,11 @@ _ENERGY_FIELDS = ("energy_mj", "compute_energy_mj", "memory_energy_mj", "ann_com
 _COUNT_FIELDS = ("dense_macs", "acs", "macs", "synops", "neuron_updates", "neuron_update_macs", *_ENERGY_FIELDS)
 
 
-def flat_fields(fields: tuple[str, ...]) -> list[str]:
-    """CSV / Markdown columns: ``memory`` flattened into ``memory.weight_reads``, ... columns."""
-    out: list[str] = []
-    for name in fields:
-        out += [f"memory.{kind}" for kind in ACCESS_KINDS] if name == "memory" else [name]
-    return out
-
-
-def flatten(values: dict[str, Any]) -> dict[str, Any]:
-    """A row for CSV / Markdown: ``memory`` as ``memory.*`` columns, ``spike_rate_per_step`` as one cell of
-    the T rates joined by ``;`` (each written as Python's ``repr`` of the float, so it reads back exactly)."""
-    flat: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "memory":
-            for kind in ACCESS_KINDS:
-                flat[f"memory.{kind}"] = None if value is None else value[kind]
-        elif name == "spike_rate_per_step":
-            flat[name] = None if value is None else ";".join(repr(float(rate)) for rate in value)
-        else:
-            flat[name] = value
-    return flat
-
-
-_PHASE_KEYS = ("acs", "macs", "energy_mj", "compute_energy_mj", "memory_energy_mj")
-
-
 def _per_step(values: Any, t: int) -> Any:
     """A training phase's counts divided by T (its ``params`` kept)."""
     if isinstance(values, dict):
         return {k: (v if k == "params" else _per_step(v, t)) for k, v in values.items()}
     return values / t if isinstance(values, (int, float)) and not isinstance(values, bool) else values
-
-
-def phase_columns() -> list[str]:
-    """CSV columns of a training step's layer: ``backward.acs``, ..., ``update.memory_energy_mj``."""
-    return [f"{phase}.{key}" for phase in ("backward", "update") for key in _PHASE_KEYS]
-
-
-def flatten_phases(phases: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        f"{phase}.{key}": None if phases is None else phases[phase][key]
-        for phase in ("backward", "update")
-        for key in _PHASE_KEYS
-    }
 
 
 @dataclass
@@ -289,7 +247,13 @@ class Report:
                 "training_energy_mj": self.training_energy_mj / t,
                 "saved_for_backward_bytes": self.saved_for_backward_bytes,  # a footprint: not per step
             }
-        return replace(self, layers=[divided(layer) for layer in self.layers], per_timestep_view=True, **training)
+        return replace(
+            self,
+            layers=[divided(layer) for layer in self.layers],
+            per_timestep_view=True,
+            other_targets=[target.per_timestep() for target in self.other_targets],  # every target per step
+            **training,
+        )
 
     # -- other energy targets -----------------------------------------------------------------------
     def reprice(self, energy: Any = None, memory: Any = None) -> Report:
@@ -365,53 +329,17 @@ class Report:
         return json.dumps(data, indent=indent, allow_nan=False)
 
     def to_csv(self) -> str:
-        from .export.targets import targets_csv_columns
+        """One row per layer, every field of ``to_dict()``'s layers (``memory.*`` flattened; a training
+        step's ``backward.*`` / ``update.*``; a side-by-side report's ``energy_mj[TARGET]``)."""
+        from .report_flat import report_csv
 
-        buffer = io.StringIO()
-        training = self.phases is not None  # a training step: each layer's backward.* and update.* columns
-        extra = targets_csv_columns(self)  # a side-by-side report: each target's energy per layer
-        fields = flat_fields(LAYER_FIELDS) + (phase_columns() if training else []) + extra
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for index, layer in enumerate(self.layers):
-            # name and type are text: one a spreadsheet would run as a formula is quoted (numbers stay numbers)
-            values = {name: getattr(layer, name) for name in LAYER_FIELDS}
-            row = flatten(values) | (flatten_phases(layer.phases) if training else {})
-            row.update({name: t.layers[index].energy_mj for name, t in zip(extra, self.targets, strict=True)})
-            writer.writerow({k: ("" if v is None else spreadsheet_text(v)) for k, v in row.items()})
-        return buffer.getvalue()
+        return report_csv(self)
 
     def to_markdown(self) -> str:
-        def cell(value: Any) -> str:
-            if value is None:
-                return ""
-            if isinstance(value, float):
-                return f"{value:.6g}"
-            return markdown_text(value)
+        """The layers and totals as Markdown tables (and a training step's phases, a report's targets)."""
+        from .report_flat import report_markdown
 
-        layer_fields, total_fields = flat_fields(LAYER_FIELDS), flat_fields(TOTAL_FIELDS)
-        lines = [
-            f"**{markdown_text(self.model)}**: input {list(self.input_shape)}, timesteps {self.timesteps}, "
-            f"samples {self.samples}, energy model {markdown_text(self.energy_model.name)} "
-            f"(AC {self.energy_model.e_ac_pj} pJ, MAC {self.energy_model.e_mac_pj} pJ), "
-            f"memory model {markdown_text(self._memory_text())}, syops {self.syops_version}",
-            "",
-            "| " + " | ".join(layer_fields) + " |",
-            "|" + "|".join("---" for _ in layer_fields) + "|",
-        ]
-        for layer in self.layers:
-            lines.append("| " + " | ".join(cell(v) for v in flatten(layer.to_dict()).values()) + " |")
-        totals = flatten(self.totals)
-        lines += [
-            "",
-            "| " + " | ".join(total_fields) + " |",
-            "|" + "|".join("---" for _ in total_fields) + "|",
-            "| " + " | ".join(cell(totals[k]) for k in total_fields) + " |",
-        ]
-        from .export.phase_tables import phases_markdown
-        from .export.targets import targets_markdown
-
-        return "\n".join(lines + phases_markdown(self)) + "\n" + targets_markdown(self)
+        return report_markdown(self)
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per layer with every field of ``to_dict()``'s layers (``memory.*``
@@ -458,53 +386,15 @@ class Report:
 
     def energy_line(self) -> str:
         """The energy per sample, compute and memory apart, against the ANN baseline (docs/contract.md §5)."""
-        totals = self.totals
-        energy, compute, memory = totals["energy_mj"], totals["compute_energy_mj"], totals["memory_energy_mj"]
-        ann, ann_compute = totals["ann_energy_mj"], totals["ann_compute_energy_mj"]
-        models = f"{self.energy_model.name}, {self._memory_text() if self.memory_model else 'no memory model'}"
-        if self.energy_model.one_pass_ann:  # a conventional device: it runs the ANN; no ratio to itself
-            return (
-                f"Energy {_energy_text(energy)} per sample on {self.energy_model.name}, the architecture run as an "
-                f"ANN once per sample (each MAC and activation at {self.energy_model.e_mac_pj:g} pJ)"
-            )
-        if self.memory_model is None:
-            line = f"Energy {_energy_text(energy)} per sample, compute only ({models})"
-            if ann_compute:
-                line += (
-                    f"; the same architecture as an ANN, once per sample: {_energy_text(ann_compute)} compute "
-                    f"({energy / ann_compute:.3g}×)"
-                )
-            return line
-        line = (
-            f"Energy {_energy_text(energy)} per sample = {_energy_text(compute)} compute + "
-            f"{_energy_text(memory)} memory ({models})"
-        )
-        if ann_compute and ann:
-            line += (
-                f"; the same architecture as an ANN, once per sample: {_energy_text(ann_compute)} compute, "
-                f"{_energy_text(ann)} with memory ({compute / ann_compute:.3g}×, {energy / ann:.3g}×)"
-            )
-        return line
+        from .report_summary import energy_line
+
+        return energy_line(self)
 
     def summary_text(self) -> Text:
-        totals = self.totals
-        rate = self.mean_spike_rate
-        parts = [
-            self.energy_line(),
-            f"mean spike rate {percent(rate)}" if rate is not None else "no spiking layers",
-            f"{human(totals['params'])} parameters",
-        ]
-        if self.targets:  # each target on its line, against one baseline
-            parts[0] = f"Energy per sample on {len(self.targets)} targets"
-        text = Text(visible("; ".join(parts) + "."))  # Text, not markup: names are shown as written
-        if self.targets:
-            from .export.targets import target_lines
+        """The summary under the table: the energy line, spike rate, parameters, each target, the notes."""
+        from .report_summary import summary_text
 
-            for line in target_lines(self):
-                text.append(f"\n{visible(line)}")
-        for note in self.notes:
-            text.append(f"\nNote: {visible(note)}", style="yellow")
-        return text
+        return summary_text(self)
 
     def __rich__(self) -> Group:
         return Group(self.table(), self.summary_text())

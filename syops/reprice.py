@@ -256,6 +256,8 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             counts = None if traffic is None else LayerCounts.from_dict(traffic)
             layers.append(LayerStats(**values, phases=row.get("phases"), counts=counts))
         memory = data["memory_model"]
+        # without 'counts' (a report written by hand or trimmed), the top-level 'counting' still says how
+        counting = data.get("counting") if isinstance(data.get("counting"), dict) else {}
         report = cls(
             model=data["model"],
             input_shape=list(data["input_shape"]),
@@ -264,13 +266,13 @@ def report_from_dict(cls: type[Report], data: Mapping[str, Any]) -> Report:
             energy_model=EnergyModel(**data["energy_model"]),
             memory_model=None if memory is None else MemoryModel(**memory),
             layers=layers,
-            count_neuron_updates=bool(kept.get("count_neuron_updates", True)),
+            count_neuron_updates=bool(kept.get("count_neuron_updates", counting.get("count_neuron_updates", True))),
             notes=list(kept.get("notes", [])),
             unsupported=list(kept.get("unsupported", [])),
             syops_version=data["syops_version"],
             per_timestep_view=bool(kept.get("per_timestep_view", False)),
             inputs=dict(kept.get("inputs", {})),
-            counting=dict(kept.get("counting", {})),
+            counting=dict(kept.get("counting", {k: v for k, v in counting.items() if k != "count_neuron_updates"})),
             phases=data.get("phases"),
             training_energy_mj=data.get("training_energy_mj"),
             saved_for_backward_bytes=data.get("saved_for_backward_bytes"),

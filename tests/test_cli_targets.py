@@ -145,3 +145,56 @@ def test_json_report_round_trips_with_targets(side_by_side):
 
     back = syops.Report.from_dict(side_by_side)
     assert json.loads(back.to_json()) == side_by_side
+
+
+def test_energy_models_lists_each_device_in_its_columns():
+    out = invoke("energy-models").stdout
+    header = next(line for line in out.splitlines() if "Preset" in line and "Synaptic event" in line)
+    names = [cell.strip() for cell in header.strip("┃").split("┃")]
+    for preset in ("gpu", "spinnaker2"):
+        row = next(line for line in out.splitlines() if line.startswith(f"│ {preset} "))
+        cells = dict(zip(names, (cell.strip() for cell in row.strip("│").split("│")), strict=True))
+        if preset == "gpu":  # a conventional device: the MAC and activation cost, no synaptic event
+            assert (cells["MAC"], cells["Bits"], cells["Synaptic event"]) == ("300", "32", "- (runs as an ANN)")
+            assert cells["Neuron update"] == "300 (activation)" and cells["Source"].startswith("Degnan")
+        else:
+            assert (cells["Synaptic event"], cells["Neuron update"]) == ("450", "2190")
+            assert cells["Source"].startswith("Höppner")
+
+
+def test_a_custom_conventional_device_from_the_command_line(alone):
+    spec = "ac=300,mac=300,neuron=300,one_pass_ann=true"
+    data = json.loads(profile("--energy", spec, "--format", "json").stdout)
+    assert data["energy_model"]["one_pass_ann"] is True
+    assert data["totals"]["energy_mj"] == alone["gpu"]["totals"]["energy_mj"]  # the gpu preset's costs
+    result = invoke("profile", *MODEL, "--energy", "ac=1,mac=1,one_pass_ann=maybe")
+    assert result.exit_code == 2 and "must be true or false" in result.stderr
+
+
+def test_compare_names_the_targets_one_report_lacks(tmp_path, side_by_side, alone):
+    a, b, plain = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "plain.json"
+    a.write_text(json.dumps(side_by_side))
+    b.write_text(profile("--energy", "gpu", "--energy", "loihi", "--energy", "arm", "--format", "json").stdout)
+    plain.write_text(json.dumps(alone["gpu"]))
+    data = json.loads(invoke("compare", str(a), str(b), "--format", "json").stdout)
+    said = [s for s in data["differences"] if "energy targets" in s]
+    assert said == [
+        "the reports differ in energy targets: A alone has spinnaker2, 45nm-fp32 + sram-45nm; B alone has arm "
+        "(loihi, gpu compared)"
+    ]
+    # a plain report has one target, its own: compared with the side-by-side report's
+    data = json.loads(invoke("compare", str(a), str(plain), "--format", "json").stdout)
+    assert [t["target"] for t in data["targets"]] == ["gpu"]
+    assert data["targets"][0]["energy_mj"]["diff"] == 0.0
+    assert any("B alone" not in s and "A alone has loihi" in s for s in data["differences"])
+    # two plain reports: no targets section, no targets sentence
+    data = json.loads(invoke("compare", str(plain), str(plain), "--format", "json").stdout)
+    assert data["targets"] == [] and not any("targets" in s for s in data["differences"])
+    markdown = invoke("compare", str(a), str(b), "--format", "markdown").stdout
+    assert "A alone has spinnaker2" in markdown and "| gpu |" in markdown
+
+
+def test_table_columns_pick_the_targets_energy():
+    out = profile(*energy_args(["loihi", "gpu"]), "--columns", "layer,synops,energy").stdout
+    header = next(line for line in out.splitlines() if "Layer" in line)
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == ["Layer", "SynOps", "loihi", "gpu"]

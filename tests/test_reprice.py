@@ -216,3 +216,37 @@ def test_memory_energy_by_kind_follows_the_memory_model():
         fresh = _spiking(memory=memory)
         priced = report.reprice("45nm-fp32", memory)
         assert [x.memory_energy_by_kind_mj for x in priced.layers] == [x.memory_energy_by_kind_mj for x in fresh.layers]
+
+
+def test_reprice_carries_counting_and_per_step_rates():
+    report = _spiking(spike_mode="binary")
+    repriced = report.reprice("spinnaker2", "sram-45nm")
+    assert repriced.to_dict()["counting"] == report.to_dict()["counting"]
+    assert repriced.counting["spike_mode"] == "binary"
+    rates = [layer.spike_rate_per_step for layer in report.layers if layer.spike_rate_per_step is not None]
+    assert rates and rates == [
+        layer.spike_rate_per_step for layer in repriced.layers if layer.spike_rate_per_step is not None
+    ]
+    back = syops.Report.from_json(report.to_json())
+    assert back.counting == report.counting and back.to_dict()["counting"] == report.to_dict()["counting"]
+
+
+def test_per_timestep_divides_every_target():
+    report = _spiking().with_targets(["loihi", "gpu"])
+    view = report.per_timestep()
+    assert [t.energy_model.name for t in view.targets] == ["loihi", "gpu"]
+    for full, step in zip(report.targets, view.targets, strict=True):
+        assert step.per_timestep_view
+        assert step.totals["energy_mj"] == pytest.approx(full.totals["energy_mj"] / report.timesteps)
+
+
+def test_a_report_without_counts_reads_its_counting_from_the_top_level():
+    report = _spiking(spike_mode="binary", count_neuron_updates=False)
+    data = {k: v for k, v in report.to_dict().items() if k != "counts"}
+    back = syops.Report.from_dict(data)
+    assert back.count_neuron_updates is False and back.counting["spike_mode"] == "binary"
+    assert back.to_dict()["counting"] == data["counting"]
+    assert (
+        back.reprice("loihi", "none").totals["energy_mj"]
+        == _spiking(spike_mode="binary", count_neuron_updates=False, energy="loihi").totals["energy_mj"]
+    )
