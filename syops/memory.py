@@ -27,10 +27,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SyopsError
 from .tomlfile import read_toml
+
+if TYPE_CHECKING:
+    from .energy import EnergyModel
 
 DenseReuse = Literal["ideal", "none"]
 DENSE_REUSE: tuple[str, ...] = ("ideal", "none")
@@ -177,3 +180,19 @@ def resolve_memory(spec: str | Mapping[str, Any] | MemoryModel | Path | None) ->
         f"unknown memory model {text!r}; presets: {', '.join(MEMORY_PRESETS)}, or a .toml file with bits, "
         "dense_reuse, dram_above, queue_words"
     )
+
+
+def default_memory(energy_model: EnergyModel) -> MemoryModel | None:
+    """The memory model when none is given: sram-45nm, or none for a device preset whose per-event and
+    per-update (or per-MAC) costs were measured on the device and so already include its memory accesses
+    (loihi, spinnaker, spinnaker2, cpu, gpu, arm)."""
+    if energy_model.e_synop_pj is not None or energy_model.e_neuron_update_pj is not None:
+        return None
+    return resolve_memory(DEFAULT_MEMORY)
+
+
+def memory_for(energy_model: EnergyModel, memory: Any) -> MemoryModel | None:
+    """The memory model pricing a profile under ``energy_model``: ``memory`` as given (None: the energy
+    model's default), its words as wide as the operands unless it states its own width."""
+    model = default_memory(energy_model) if memory is None else resolve_memory(memory)
+    return with_word_bits(model, energy_model.operand_bits)

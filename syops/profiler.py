@@ -17,7 +17,7 @@ from .engine import CountingSession, Row, paused_gc
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
-from .memory import DEFAULT_MEMORY, MemoryModel, resolve_memory, with_word_bits
+from .memory import MemoryModel, default_memory, memory_for  # noqa: F401 (default_memory: re-exported)
 from .pricing import UNTRACKED_NOTE, _parameters_of, build_report  # noqa: F401 (re-exported)
 from .report import Report
 from .rules import Rule, find_module_rule
@@ -108,8 +108,7 @@ def profile(
     validate.check_seed(seed)
     validate.check_dataloader(dataloader)
     energy_model = resolve_energy(energy)
-    memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
-    memory_model = with_word_bits(memory_model, energy_model.operand_bits)  # words as wide as the operands
+    memory_model = memory_for(energy_model, memory)
     plan = InputPlan(
         model,
         input_res=input_res,
@@ -326,15 +325,6 @@ def _seed_forked(seed: int, devices: list[torch.device]) -> None:
         torch.manual_seed(seed)  # a CUDA profile: as before, every CUDA device seeded
     else:
         torch.default_generator.manual_seed(seed)
-
-
-def default_memory(energy_model: EnergyModel) -> MemoryModel | None:
-    """The memory model when none is given: sram-45nm, or none for a device preset whose per-event and
-    per-update (or per-MAC) costs were measured on the device and so already include its memory accesses
-    (loihi, spinnaker, spinnaker2, cpu, gpu, arm)."""
-    if energy_model.e_synop_pj is not None or energy_model.e_neuron_update_pj is not None:
-        return None
-    return resolve_memory(DEFAULT_MEMORY)
 
 
 def _all_reduce(group, session: CountingSession, results, samples: int, flags: list[bool]):

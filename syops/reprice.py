@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .energy import EnergyModel, resolve_energy
 from .errors import SyopsError
-from .memory import MemoryModel, resolve_memory, with_word_bits
+from .memory import MemoryModel, memory_for
 from .slots import Counts
 from .traffic import ACCESS_KINDS, TERM_KINDS, TrafficTerm
 
@@ -74,11 +74,8 @@ def kept_counts(c: Counts, memory: MemoryModel | None) -> LayerCounts | None:
 def resolve_target(energy: EnergySpec | None, memory: MemorySpec) -> tuple[EnergyModel, MemoryModel | None]:
     """An (energy, memory) pair as ``syops.profile`` reads its arguments: ``memory=None`` is the energy
     model's default (none for a device preset, sram-45nm otherwise)."""
-    from .profiler import default_memory
-
     energy_model = resolve_energy("45nm-fp32" if energy is None else energy)
-    memory_model = default_memory(energy_model) if memory is None else resolve_memory(memory)
-    return energy_model, with_word_bits(memory_model, energy_model.operand_bits)  # as a profile settles it
+    return energy_model, memory_for(energy_model, memory)
 
 
 def _priced_layer(

@@ -27,7 +27,7 @@ from .engine import CountingSession
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import TIME_LAYOUTS, TimeLayout, _is_squeeze_layer, _squeeze_batch
-from .memory import MemoryModel, resolve_memory, with_word_bits
+from .memory import MemoryModel, memory_for
 from .report import Report
 from .rules import Rule
 from .rules._util import first_tensor
@@ -73,7 +73,7 @@ class Profiler:
         backward: bool = False,
         optimizer: Any = None,
     ) -> None:
-        from .profiler import _as_rule, default_memory
+        from .profiler import _as_rule
 
         if not isinstance(model, nn.Module):
             raise SyopsError(
@@ -98,8 +98,7 @@ class Profiler:
         self.ignore = validate.check_ignore_modules(ignore_modules)
         self.rules = {cls: _as_rule(rule) for cls, rule in validate.check_custom_rules(custom_rules).items()}
         self.energy_model = resolve_energy(energy)
-        memory_model = default_memory(self.energy_model) if memory is None else resolve_memory(memory)
-        self.memory_model = with_word_bits(memory_model, self.energy_model.operand_bits)  # as syops.profile
+        self.memory_model = memory_for(self.energy_model, memory)  # as syops.profile settles it
         # A training step (syops.training): the backward passes and optimizer steps of the block, counted.
         if optimizer is not None and not backward:
             raise SyopsError("optimizer= counts a training step's updates: it needs backward=True")
