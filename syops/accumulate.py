@@ -397,8 +397,8 @@ class Evaluator:
         slot.calls += 1
         output = self._local(t.output)
         # On a CPU the steps come from the row sums of the same read (a host check keeps them exact); on a
-        # device they are a read of their own (no host synchronisation per call).
-        rows: list[Tensor] | None = [] if self.early else None
+        # device they are a read of their own (no host synchronisation per call). A single-step call has none.
+        rows: list[Tensor] | None = [] if self.early and t.layout != "step" else None
         off, col = column_events(output, self.mode, t.neurons, self.scratch, row_sums=rows)
         # One call's spikes per neuron are at most rows × the largest spike count, exact in float32; calls
         # add up in the accumulator dtype. Out of place: the remembered column sums below must not change.
