@@ -305,6 +305,15 @@ def _slot(neurons: int) -> NeuronSlot:
     return NeuronSlot(neurons, neurons, False, (neurons,), NeuronGeometry(neurons, neurons, 1, False))
 
 
+def _in_layout(spikes: torch.Tensor, layout: str) -> torch.Tensor:
+    """``spikes`` [B, T, ...] as a neuron of ``layout`` outputs them."""
+    if layout == "TB":
+        return spikes.transpose(0, 1).contiguous()
+    if layout == "BT":
+        return spikes
+    return spikes.reshape(spikes.shape[0] * spikes.shape[1], *spikes.shape[2:])  # squeezed [B·T, ...]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.sampled_from(["TB", "BT", "squeezed"]),
@@ -318,12 +327,7 @@ def test_multi_step_sums_on_many_shapes(layout, steps, samples, neuron_shape, se
     per_sample = (steps, *neuron_shape)
     spikes = torch.randint(0, 3, (samples, *per_sample), generator=g).float()  # [B, T, ...], counts 0..2
     neurons = int(torch.tensor(neuron_shape).prod())
-    if layout == "TB":
-        output = spikes.transpose(0, 1).contiguous()
-    elif layout == "BT":
-        output = spikes
-    else:
-        output = spikes.reshape(samples * steps, *neuron_shape)
+    output = _in_layout(spikes, layout)
     got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64)
     expected = [float(spikes[:, t].sum()) for t in range(steps)]  # brute force: step t of every sample
     if output.numel() <= neurons:  # one sample at one step: a single-step call
@@ -358,11 +362,7 @@ def test_multi_step_sums_of_large_layers_are_exact(layout):
     steps, samples, neurons = 3, 2, 3 * 4096 + 5
     g = torch.Generator().manual_seed(7)
     spikes = torch.randint(0, 4000, (samples, steps, neurons), generator=g).float()  # counts up to 3999
-    output = {
-        "TB": spikes.transpose(0, 1).contiguous(),
-        "BT": spikes,
-        "squeezed": spikes.reshape(samples * steps, neurons),
-    }[layout]
+    output = _in_layout(spikes, layout)
     got = step_counts.call_step_sums(output, layout, neurons, (samples, steps), torch.float64)
     expected = spikes.double().sum((0, 2))
     assert float(expected.max()) > 2**24 and got.tolist() == expected.tolist()
@@ -420,11 +420,7 @@ def test_steps_from_the_row_sums_of_the_event_read(layout, steps, samples, neuro
     g = torch.Generator().manual_seed(seed)
     spikes = torch.randint(0, 3, (samples, steps, *neuron_shape), generator=g).float()
     neurons = math.prod(neuron_shape)
-    output = {
-        "TB": spikes.transpose(0, 1).contiguous(),
-        "BT": spikes,
-        "squeezed": spikes.reshape(samples * steps, *neuron_shape),
-    }[layout]
+    output = _in_layout(spikes, layout)
     rows: list[torch.Tensor] = []
     column_events(output, mode, neurons, Scratch(), row_sums=rows)
     row_sums = torch.cat(rows)
