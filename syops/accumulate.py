@@ -104,12 +104,13 @@ class Evaluator:
             self._recent.popitem(last=False)
 
     def _column_events(
-        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None
+        self, x: Tensor, width: int, expect_events: bool = False, given: Tensor | None = None, exact: bool = True
     ) -> tuple[Tensor | None, Tensor | None]:
         """``column_events`` of ``x``, from a remembered neuron output or operand read in full when ``x``
         is it (or a view of all of it, in the same order) and unchanged since. ``(off, None)``: dense, decided early.
         ``given``: the tensor as the rule gave it, before ``_local`` detached it (a new object each time:
-        the remembered outputs are the objects the model passed on)."""
+        the remembered outputs are the objects the model passed on). ``exact=False``: remembered sums may
+        come over a multiple of ``width`` columns, as they are (the caller folds them)."""
         seen = given if given is not None else x
         base = seen if seen._base is None else seen._base
         # all of the base, in its order: sums remembered for the base are this tensor's, and the reverse
@@ -118,7 +119,7 @@ class Evaluator:
         if entry is not None:
             ref, version, off, col, seen_width = entry
             if whole and ref() is base and base._version == version and seen_width % width == 0:
-                return off, col if seen_width == width else col.view(-1, width).sum(0)
+                return off, col if seen_width == width or not exact else col.view(-1, width).sum(0)
         off, col = column_events(x, self.mode, width, self.scratch, self.early, expect_events)
         if col is not None and whole:
             # Read in full: another layer reading the same tensor (a residual branch, two convolutions on
@@ -291,16 +292,29 @@ class Evaluator:
             self._queue_part(self._queue_call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
-            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x)
+            off, col = self._column_events(x, width, slot.events_seen == (True,), t.x, exact=not self.early)
             slot.events_seen = (col is not None,)
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
-            fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             if self.early:
-                self._inexact_host |= hostcounts.add_parts(self._host(slot), [(off, col, x.numel())], fanout)
+                if hostcounts.is_dense(off, col):
+                    self._host(slot)[4] += x.numel()
+                    return
+                weights = self._weights(slot, fanout_map, width)
+                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), col, weights)
                 return
+            fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
         self._queued()
+
+    @staticmethod
+    def _weights(slot: Slot, fanout_map: Tensor | None, width: int) -> Tensor:
+        """The slot's ``hostcounts.synaptic_weights``, kept while the rule gives the same fan-out map (the
+        convolution rules keep theirs across calls and profiles)."""
+        kept = slot.weights
+        if kept is None or kept[0] is not fanout_map or kept[1].shape[1] != width:
+            kept = slot.weights = (fanout_map, hostcounts.synaptic_weights(fanout_map, width))
+        return kept[1]
 
     def _elementwise(self, row: RowAccumulator, t: Elementwise) -> None:
         given = [x for x in t.operands if x.numel()]
@@ -320,7 +334,8 @@ class Evaluator:
         # one column per operand: the total (a view of all of x), the cheapest reduction
         seen = slot.events_seen
         parts = [
-            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i]), x.numel()) for i, x in enumerate(operands)
+            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i], False), x.numel())
+            for i, x in enumerate(operands)
         ]
         slot.events_seen = tuple(col is not None for _, col, _ in parts)
         if self.early and all(col is None for _, col, _ in parts):

@@ -30,16 +30,13 @@ def is_dense(off: Tensor | None, col: Tensor | None) -> bool:
     return col is None or (off is not None and off.item() != 0)
 
 
-def add_parts(
-    host: list[float], parts: list[tuple[Tensor | None, Tensor | None, int]], fanout: Tensor | None = None
-) -> bool:
+def add_parts(host: list[float], parts: list[tuple[Tensor | None, Tensor | None, int]]) -> bool:
     """One call's operands (check, column sums, elements) added to ``host``, as the device fold adds them:
     the call is events iff every operand is; an event operand's events are read, a dense one's elements.
-    ``fanout`` (a synaptic call's one operand): the fan-out map flat in float64, weighting the column sums
-    into synops (None: no synops, or a uniform fan-out applied to the events later). Returns whether a
+    (An operand's ``col`` may be any column sums of it: only their total is read.) Returns whether a
     float32 column sum may have rounded."""
     is_event = 1.0
-    synops = events = dense_reads = 0.0
+    events = dense_reads = 0.0
     inexact = False
     for off, col, elements in parts:
         if is_dense(off, col):
@@ -49,11 +46,33 @@ def add_parts(
         total = integer_total(col) if col.numel() != 1 else col.item()
         inexact = inexact or (total >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32)
         events += total
-        if fanout is not None:
-            synops += torch.dot(col.to(torch.float64), fanout).item()
     host[0] += is_event
-    host[1] += synops * is_event
     host[2] += events * is_event
     host[3] += events
     host[4] += dense_reads
     return inexact
+
+
+def synaptic_weights(fanout: Tensor | None, width: int) -> Tensor:
+    """``[2, width]`` float64: a row of ones (events) over the fan-out map (synops; zeros for none, or a
+    uniform fan-out applied to the events later), for ``add_synaptic``."""
+    weights = torch.zeros(2, width, dtype=torch.float64)
+    weights[0] = 1.0
+    if fanout is not None:
+        weights[1] = fanout.reshape(-1)
+    return weights
+
+
+def add_synaptic(host: list[float], col: Tensor, weights: Tensor) -> bool:
+    """A synaptic call of event input added to ``host``: its events and synops in one product, exact in
+    float64. ``col``: the input's column sums over any multiple of the fan-out map's columns (a neuron
+    layer's sums over all its neurons, reused as they are: ``[C·H·W]`` against a map over ``[H·W]``).
+    Returns whether a float32 column sum may have rounded."""
+    width = weights.shape[1]
+    sums = col.to(torch.float64) if col.numel() == width else col.view(-1, width).sum(0, dtype=torch.float64)
+    events, synops = torch.mv(weights, sums).tolist()
+    host[0] += 1.0
+    host[1] += synops
+    host[2] += events
+    host[3] += events
+    return events >= EXACT_FLOAT32 and col.amax().item() >= EXACT_FLOAT32

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import Tensor
 
@@ -102,6 +103,8 @@ class Slot:
     # On a CPU each call's flag and sums are read at once (free there) and added here, not queued: the same
     # five columns as the device accumulator's row, exact integers in float64 (see Evaluator._host_parts).
     host: list[float] | None = None
+    # A synaptic slot's (fan-out map, hostcounts.synaptic_weights of it), built once for the CPU's path.
+    weights: tuple[Any, Tensor] | None = None
 
 
 @dataclass

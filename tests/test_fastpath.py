@@ -309,17 +309,23 @@ def test_on_another_device_rows_longer_than_a_chunk_are_read_in_one_pass(monkeyp
     assert len(calls) > 1  # a CPU: blocks of columns
 
 
-@pytest.mark.parametrize("largest", [4, 1 << 21])
+@pytest.mark.parametrize("largest", [4, 1 << 21, (1 << 24) - 3])
 def test_synops_on_the_host_are_exact(largest):
-    """Synops of a call added on the host: Σ column sums × fan-out in float64, exact where float32 is not."""
+    """Synops and events of a call added on the host, exact where float32 is not: Σ column sums × fan-out
+    in float64, and a neuron layer's sums over [C, H·W] folded onto a map over [H·W] in float64 too (a
+    position's sum over the channels may pass 2**24 where each column's is below it)."""
     from syops import hostcounts
 
     gen = torch.Generator().manual_seed(largest)
-    col = torch.randint(0, largest, (25,), generator=gen).float()
+    col = torch.randint(0, largest, (25,), generator=gen).float()  # each column's sum exact in float32
     fanout = torch.randint(1, 100, (25,), generator=gen).double()
-    host = [0.0] * 5
-    hostcounts.add_parts(host, [(None, col, col.numel())], fanout)
-    truth = sum(int(c) * int(f) for c, f in zip(col.tolist(), fanout.tolist(), strict=True))
-    assert host[1] == truth and host[2] == float(col.double().sum()) and host[0] == 1.0
+    for channels in (1, 3):
+        wide = torch.cat([col + c for c in range(channels)])  # as a neuron layer's output sums over [C, H·W]
+        host = [0.0] * 5
+        inexact = hostcounts.add_synaptic(host, wide, hostcounts.synaptic_weights(fanout, fanout.numel()))
+        per_position = [sum(int(v) + c for c in range(channels)) for v in col.tolist()]
+        truth = sum(p * int(f) for p, f in zip(per_position, fanout.tolist(), strict=True))
+        assert host[1] == truth and host[2] == sum(per_position) and host[0] == host[3] / host[2] == 1.0
+        assert not inexact  # no column passed 2**24: nothing may have rounded
     if largest > 4:  # float32 alone would have rounded
-        assert float(torch.dot(col, fanout.float())) != truth
+        assert float(torch.dot(wide.view(3, -1).sum(0), fanout.float())) != truth

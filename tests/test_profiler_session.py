@@ -118,9 +118,15 @@ def test_report_again_and_inside_the_block():
     with torch.no_grad(), syops.Profiler(model, timesteps=T, time_layout="loop") as prof:
         user_loop(model, data[:1])
         first = prof.report()
+        maps = {layer.name: layer.spike_map.clone() for layer in first.layers if layer.spike_map is not None}
         user_loop(model, data[1:])
     second = prof.report()
     assert first.samples == B and second.samples == 2 * B
+    # an earlier report keeps its own maps: the session's go on adding up (in place)
+    assert len(maps) == 2 and all(
+        torch.equal(layer.spike_map, maps[layer.name]) for layer in first.layers if layer.name in maps
+    )
+    assert not all(torch.equal(layer.spike_map, maps[layer.name]) for layer in second.layers if layer.name in maps)
     assert prof.report().to_dict() == second.to_dict()
 
 
