@@ -13,13 +13,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from . import custom, frameworks, guard, unknown
+from . import custom, frameworks
 from .accumulate import Counts, Evaluator, RowAccumulator
+from .callstack import CallStack, Kind, ModuleInfo
 from .errors import CountingError, SyopsError, UnbatchedInputError
 from .events import SpikeMode
 from .fanout import FanoutCache
@@ -34,22 +35,9 @@ from .terms import Neuron, Part
 from .timing import DeclaredNeuron, SeenNeuron, declared_neurons
 from .tree import ModuleTree, has_children, named_children
 
-Kind = Literal["counted", "zero", "ignored"]
-
 
 class ForwardError(SyopsError):
     """The model's forward pass raised while profiling; the message names the layer and its input."""
-
-
-@dataclass
-class ModuleInfo:
-    name: str
-    type_name: str
-    module: nn.Module
-    rule: Rule | None
-    kind: Kind | None
-    probe: bool = False  # a leaf without a rule, not yet looked at for neuron-like behaviour (syops.unknown)
-    layout: str | None = None  # a neuron's input layout, as its rule states it (syops.timing)
 
 
 @dataclass
@@ -64,15 +52,6 @@ class Row:
     params: tuple[Tensor, ...] = ()  # a part's own parameters (see ``syops.terms.Part``)
 
 
-@dataclass(slots=True)
-class _Frame:
-    info: ModuleInfo
-    active: bool  # outermost counted module: its rule runs
-    args: tuple
-    unguarded: Any = None  # the guard's pause for a stock layer's own forward (see syops.guard.pause_for)
-    state: Any = None  # a probed module's state before its call (syops.unknown)
-
-
 def _shape_of(args: Any) -> str:
     for value in args if isinstance(args, (tuple, list)) else (args,):
         if isinstance(value, Tensor):
@@ -80,7 +59,7 @@ def _shape_of(args: Any) -> str:
     return "(no tensor input)"
 
 
-class CountingSession:
+class CountingSession(CallStack):
     """Attach → run → collect → detach, as a context manager."""
 
     def __init__(
@@ -94,10 +73,9 @@ class CountingSession:
         tree: ModuleTree | None = None,
         follow: bool = False,
     ) -> None:
+        # follow (syops.Profiler): the model is not snapshot, put in eval mode, reset or run here
+        super().__init__(follow)
         self.model = model
-        # follow: count the calls the user's own code makes (syops.Profiler): the model is not snapshot,
-        # put in eval mode, reset or run here; a top-level call of one of its modules starts a count.
-        self.follow = follow
         # The walk of the model's tree this profile has made (syops.tree), used up to the attach and then
         # dropped: the model as it runs is walked afresh.
         self._tree = tree
@@ -107,18 +85,11 @@ class CountingSession:
         self.ctx = RuleContext(skip_zero_weights=skip_zero_weights, fanouts=FanoutCache())
         self.ignore_modules = tuple(ignore_modules)
         self.custom_rules = dict(custom_rules or {})
-        self.infos: dict[int, ModuleInfo] = {}
         self.rows: dict[tuple[str, str], Row] = {}
-        self.stack: list[_Frame] = []
-        self.suppress = 0
-        self.running = False
         self.root: ModuleInfo | None = None
         self.adapters: list[ModuleType] = []
         self._hooks = HookSet()
-        self._raised_in: _Frame | None = None
         self._snapshot: ModelSnapshot | None = None
-        self._mode: OpCounter | None = None
-        self._mode_pushed = False
         self._fastpath: bool | None = None
         self._raw_input_flag: Tensor | None = None
         self.unsupported: list[str] = []
@@ -126,12 +97,6 @@ class CountingSession:
         self.parameter_sizes: dict[int, int] = {}
         self.declared: list[DeclaredNeuron] = []  # the neuron layers and the layout each states
         self.seen: list[SeenNeuron] | None = None  # what the neurons saw in the call being observed
-        self.on_call = None  # follow mode: called as on_call(module, args, kwargs) before a top-level call
-        self.after_call = None  # follow mode: called as after_call(module, raised) after it
-        self.uncounted_classes: dict[type, str] = {}  # classes syops could not count: a module's name
-        self.neuron_like: set[str] = set()  # modules among them that look like unregistered neurons
-        self.stateful: set[str] = set()
-        self._probed: set[type] = set()
         self._custom_resets: list[nn.Module] = []  # modules of registered neurons with a reset (syops.custom)
 
     # -- attach / detach --------------------------------------------------------------------------
@@ -229,122 +194,6 @@ class CountingSession:
         for info in self._hooked_modules():
             self._hooks.add(info.module, pre, post, unwind)
 
-    def _unwind_hook(self):
-        """Called also when the module's forward raised (the post-hook then is not): its frame leaves the
-        stack there, with the guard's pause for it, so a parent that catches the exception and goes on
-        counts what it runs next (and runs it with every tensor subclass's handler on). After a forward that
-        returned, the post-hook has taken the frame already and this does nothing."""
-
-        def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-            if self.stack and self.stack[-1].info.module is module:
-                frame = self._leave()
-                self._raised_in = self._raised_in or frame  # the innermost frame an exception left
-                if self.follow and not self.stack and self.running:
-                    self._end_call(module, raised=True)
-                elif self.suppress == 0 and self.running:
-                    self._resume_ops()
-            return None
-
-        return hook
-
-    def _pre_hook(self):
-        infos = self.infos
-
-        def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
-            if not self.running:
-                if not self.follow or self.stack:
-                    return None
-                self._begin_call(module, args, kwargs)
-            info = infos[id(module)]
-            self._raised_in = None  # a module runs: any exception before was caught
-            active = info.kind is not None and (self.suppress == 0 or self._inside_counting_parent())
-            if info.kind is not None:
-                self.suppress += 1
-                self._suspend_ops()
-            self.stack.append(_Frame(info, active, args, guard.pause_for(module, args, kwargs)))
-            if info.probe:
-                self._probe_before(info)
-            if active:
-                row = self._row_for_module(info)
-                row.acc.calls += 1
-                if info.kind == "counted" and info.rule.phase == "pre":
-                    self._evaluate(info, row, info.rule, module, args, kwargs, None)
-            return None
-
-        return hook
-
-    def _post_hook(self):
-        infos = self.infos
-
-        def hook(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-            if not self.running:
-                return None
-            info = infos[id(module)]
-            frame = None
-            while self.stack:  # above this module's frame: any left behind by an exception caught upstream
-                top = self._leave()
-                if top.info is info:
-                    frame = top
-                    break
-            if frame is None:
-                return None
-            if frame.state is not None:
-                self._probe_after(frame, output)
-            if frame.active and info.kind == "counted" and info.rule.phase == "post":
-                self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
-            if self.follow and not self.stack:
-                self._end_call(module, raised=False)
-            elif self.suppress == 0:
-                self._resume_ops()
-            return None
-
-        return hook
-
-    def _begin_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        """Following the user's code: a call of the model (or of one of its modules) from outside begins."""
-        if self.on_call is not None:
-            self.on_call(module, args, kwargs)
-        self.running = True
-        self._raised_in = None
-        self._resume_ops()
-
-    def _end_call(self, module: nn.Module, raised: bool) -> None:
-        """Following the user's code: the call ends (returned or raised); the mode is off until the next."""
-        self.running = False
-        self.suppress = 0
-        self._suspend_ops()
-        if self.after_call is not None:
-            self.after_call(module, raised)
-
-    def _leave(self) -> _Frame:
-        """Take the innermost frame off the stack: its guard's pause ends, its count suppression too."""
-        frame = self.stack.pop()
-        guard.resume(frame.unguarded)
-        if frame.info.kind is not None:
-            self.suppress -= 1
-        return frame
-
-    def _inside_counting_parent(self) -> bool:
-        """Is the only counted module running one whose rule lets its child modules count themselves?"""
-        if self.suppress != 1:
-            return False
-        owner = next((f for f in reversed(self.stack) if f.info.kind is not None), None)
-        return owner is not None and owner.active and owner.info.kind == "counted" and owner.info.rule.children
-
-    def _probe_before(self, info: ModuleInfo) -> None:
-        info.probe = False
-        if type(info.module) not in self._probed:
-            self._probed.add(type(info.module))
-            self.stack[-1].state = unknown.state_before(info.module)
-
-    def _probe_after(self, frame: _Frame, output: Any) -> None:
-        module, name = frame.info.module, frame.info.name
-        if unknown.state_before(module) != frame.state:
-            self.stateful.add(name)
-            if unknown.looks_like_neuron(module, frame.state, output):
-                self.neuron_like.add(name)
-                self.uncounted_classes.setdefault(type(module), name)
-
     def saw_uncounted_op(self, info: ModuleInfo, func: Any) -> None:
         """A torch function with no op rule ran directly in a module without a rule. Unless it is known
         to do no arithmetic (a reshape, a view, metadata), the module may hold arithmetic syops missed:
@@ -355,24 +204,20 @@ class CountingSession:
         self.unsupported.append(info.type_name)
         self.uncounted_classes.setdefault(type(info.module), info.name)
 
-    def _suspend_ops(self) -> None:
-        """Leave the op-counting mode while a counted module runs: nothing inside it may be counted as
-        an op, and its own ops (a neuron's many elementwise steps) then cost nothing extra."""
-        if self._mode_pushed and torch._C._len_torch_function_stack() > 0:
-            top = torch._C._get_function_stack_at(torch._C._len_torch_function_stack() - 1)
-            if top is self._mode:
-                torch._C._pop_torch_function_stack()
-                self._mode_pushed = False
-
-    def _resume_ops(self) -> None:
-        if not self._mode_pushed and self._mode is not None:
-            torch._C._push_on_torch_function_stack(self._mode)
-            self._mode_pushed = True
-
     def info_named(self, name: str) -> ModuleInfo | None:
         return next((info for info in self.infos.values() if info.name == name), None)
 
     # -- counting ---------------------------------------------------------------------------------
+    def _module_starts(self, info: ModuleInfo, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        row = self._row_for_module(info)
+        row.acc.calls += 1
+        if info.kind == "counted" and info.rule.phase == "pre":
+            self._evaluate(info, row, info.rule, module, args, kwargs, None)
+
+    def _module_returns(self, info: ModuleInfo, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if info.kind == "counted" and info.rule.phase == "post":
+            self._evaluate(info, self._row_for_module(info), info.rule, module, args, kwargs, output)
+
     def _row_for_module(self, info: ModuleInfo) -> Row:
         key = (info.name, info.type_name)
         row = self.rows.get(key)
