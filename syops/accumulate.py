@@ -4,9 +4,9 @@ Each row of the report (a module, or an op attributed to a module) owns slots (`
 distinct set of shape-derived constants (dense MACs, event-time ACs, operand size). A call reads its
 operands once (their event check and column sums, see ``syops.events``). On a GPU it queues those small
 results; nothing else runs per call. The queue is folded into the slots' device accumulator with a fixed
-handful of kernels however many calls it holds, and ``read_all`` brings every accumulator to the host in
-one copy: one synchronisation per profile. On a CPU, where reading a value back costs nothing, each
-call's counts are added on the host at once (``syops.hostcounts``).
+handful of kernels however many calls it holds (``syops.devicefold``), and ``read_all`` brings every
+accumulator to the host in one copy: one synchronisation per profile. On a CPU, where reading a value
+back costs nothing, each call's counts are added on the host at once (``syops.hostcounts``).
 """
 
 from __future__ import annotations
@@ -22,19 +22,17 @@ from torch import Tensor
 
 from . import hostcounts
 from . import steps as step_counts
+from .devicefold import WIDTH, DeviceFold
 from .events import EXACT_FLOAT32, Scratch, SpikeMode, accumulator_dtype, column_events, event_stats
 from .memory import MemoryModel
-from .slots import Counts, NeuronSlot, Pending, RowAccumulator, Slot, row_counts
+from .slots import Counts, NeuronSlot, RowAccumulator, Slot, row_counts
 from .terms import LEADING_DIMS, Elementwise, Fixed, Neuron, Product, Synaptic, Term
 from .traffic import ElementwiseGeometry, NeuronGeometry, ProductGeometry, SynapticGeometry
 
 __all__ = ["Counts", "Evaluator", "RowAccumulator", "reads_back_free"]
 
 # Accumulator fields of a slot (all summed over calls).
-_FOLD = 4096  # pending calls folded into the accumulator at once
-_FOLD_ELEMENTS = 1 << 18  # ...or sooner, once their queued column sums hold this many numbers (1 MiB)
 _RECENT = 8  # neuron outputs whose column sums are kept for the layers that read them
-_WIDTH = 5  # accumulator columns per slot
 
 
 def reads_back_free(device: torch.device) -> bool:
@@ -63,12 +61,10 @@ class Evaluator:
         # the tensor again.
         self._recent: OrderedDict[int, tuple[weakref.ref, int, Tensor | None, Tensor, int]] = OrderedDict()
         self._slots: list[Slot] = []
-        # one row per slot: [event calls, synops (fan-out maps), events, events of event operands,
-        # elements of dense operands] (the last two: an elementwise call's reads, operand by operand)
-        self._acc = torch.zeros(0, _WIDTH, dtype=self.dtype, device=device)
+        # Off a CPU, calls are queued and folded on the device (one accumulator row per slot).
+        self.device_fold = DeviceFold(device, self.dtype)
         # (samples, time steps) of the batch running: how many images an activation tensor holds
         self.batch_images: tuple[int, int] = (1, 1)
-        self._inexact = self._false
         self._inexact_host = False
         self._handlers = {
             Synaptic: self._synaptic,
@@ -77,7 +73,6 @@ class Evaluator:
             Neuron: self._neuron,
             Fixed: self._fixed,
         }
-        self._pending = Pending()
         # The time step the engine is running, when it runs them one call each (time_layout="loop"), and
         # the neuron slots with single-step calls of the running batch to place (syops.steps).
         self.step: int | None = None
@@ -169,85 +164,10 @@ class Evaluator:
         """``x`` on the evaluator's device. (Every read detaches it: counting never takes part in autograd.)"""
         return x if x.device == self.device else x.detach().to(self.device)
 
-    def _queue_call(self, slot: Slot) -> int:
-        pending = self._pending
-        pending.call_slots.append(slot.index)
-        return len(pending.call_slots) - 1
-
-    def _queue_part(self, call: int, off: Tensor | None, col: Tensor, numel: int, fanout: Tensor | None = None) -> None:
-        pending = self._pending
-        if fanout is not None:
-            pending.fanout_parts.append(len(pending.part_calls))
-            pending.fanouts.append(fanout)
-        pending.part_calls.append(call)
-        pending.offs.append(self._zero if off is None else off)
-        pending.cols.append(col)
-        pending.numels.append(numel)
-        pending.elements += col.numel()
-
-    def _queued(self) -> None:
-        pending = self._pending
-        if len(pending) >= _FOLD or pending.elements >= _FOLD_ELEMENTS:
-            self._fold()
-
     def _host(self, slot: Slot) -> list[float]:
         if slot.host is None:
-            slot.host = [0.0] * _WIDTH
+            slot.host = [0.0] * WIDTH
         return slot.host
-
-    def _fold(self) -> None:
-        """Add every queued call to the accumulator, with the same few kernels for any number of calls:
-        segment sums over the concatenated column sums give each part's Σ|x| and Σ|x|·fan-out; a call
-        counts as events when every one of its parts is an event tensor."""
-        if len(self._slots) > self._acc.shape[0]:
-            grown = torch.zeros(len(self._slots), _WIDTH, dtype=self.dtype, device=self.device)
-            grown[: self._acc.shape[0]] = self._acc
-            self._acc = grown
-        pending = self._pending
-        if not len(pending):
-            return
-        self._pending = Pending()
-        dtype = self.dtype
-        flat = torch.cat(pending.cols)
-        lengths = [col.numel() for col in pending.cols]
-        part_is_event = torch.stack(pending.offs) == 0
-        # A float32 column sum of events beyond 2**24 may have rounded: noted once for the whole profile. A
-        # dense operand's sums are no count (nor read at all on a CPU, see column_events).
-        if flat.numel():
-            counted_sums = torch.isfinite(flat) & part_is_event.repeat_interleave(
-                self._index(lengths), 0, output_size=flat.numel()
-            )
-            finite = torch.where(counted_sums, flat, 0)
-            self._inexact = self._inexact | (finite.amax() >= EXACT_FLOAT32)
-        events = self._segment_sums(flat.to(dtype), lengths)
-        synops = torch.zeros(len(lengths), dtype=dtype, device=self.device)
-        if pending.fanout_parts:
-            weighted = torch.cat([pending.cols[i] for i in pending.fanout_parts]).to(dtype) * torch.cat(pending.fanouts)
-            fanout_lengths = [lengths[i] for i in pending.fanout_parts]
-            synops[self._index(pending.fanout_parts)] = self._segment_sums(weighted, fanout_lengths)
-        not_events = (~part_is_event).to(dtype)
-        # An elementwise call reads each event operand's events and each dense operand's elements.
-        event_reads = torch.where(part_is_event, events, 0.0)
-        dense_reads = torch.where(part_is_event, 0.0, self._index(pending.numels).to(dtype))
-        per_part = torch.stack((not_events, synops, events, event_reads, dense_reads), 1)
-        if len(pending.part_calls) != len(pending.call_slots):  # calls with several operands (or none)
-            per_call = torch.zeros(len(pending), _WIDTH, dtype=dtype, device=self.device)
-            per_part = per_call.index_add_(0, self._index(pending.part_calls), per_part)
-        is_event = per_part[:, :1] == 0
-        # where, not a product: a dense call's sums may be NaN or inf, and 0 × NaN is NaN
-        counted = torch.where(is_event, per_part[:, 1:3], 0.0)
-        values = torch.cat((is_event.to(dtype), counted, per_part[:, 3:]), 1)
-        self._acc.index_add_(0, self._index(pending.call_slots), values)
-
-    def _index(self, values: list[int]) -> Tensor:
-        return torch.tensor(values, dtype=torch.int64).to(self.device, non_blocking=True)
-
-    def _segment_sums(self, values: Tensor, lengths: list[int]) -> Tensor:
-        """Sums of consecutive segments of ``values``. ``unsafe``: the lengths are ours and add up, so the
-        kernel need not check them (a check reads them back: a host synchronisation)."""
-        if not values.numel():  # the kernel refuses empty data; every segment is empty
-            return torch.zeros(len(lengths), dtype=values.dtype, device=values.device)
-        return torch.segment_reduce(values, "sum", lengths=self._index(lengths), unsafe=True)
 
     def images(self, x: Tensor) -> int | None:
         """How many images (one sample at one time step) an activation tensor holds, read off its leading
@@ -289,7 +209,7 @@ class Evaluator:
 
         slot = self._slot(row, key, t.dense_macs, t.bias_adds, x.numel(), scale, geometry)
         if x.numel() == 0:
-            self._queue_part(self._queue_call(slot), None, self._nothing, 0)
+            self.device_fold.part(self.device_fold.call(slot), None, self._nothing, 0)
         else:
             width = fanout_map.numel() if fanout_map is not None else (x.shape[-1] if x.dim() and x.shape[-1] else 1)
             off, col = self._column_events(x, width, slot.events_seen == (True,), t.x, exact=not self.early)
@@ -304,8 +224,8 @@ class Evaluator:
                 self._inexact_host |= hostcounts.add_synaptic(self._host(slot), col, weights)
                 return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
-            self._queue_part(self._queue_call(slot), off, col, x.numel(), fanout)
-        self._queued()
+            self.device_fold.part(self.device_fold.call(slot), off, col, x.numel(), fanout)
+        self.device_fold.queued(len(self._slots))
 
     @staticmethod
     def _weights(slot: Slot, fanout_map: Tensor | None, width: int) -> Tensor:
@@ -345,13 +265,13 @@ class Evaluator:
         if self.early and operands:
             self._inexact_host |= hostcounts.add_parts(self._host(slot), parts)
             return
-        call = self._queue_call(slot)
+        call = self.device_fold.call(slot)
         if not t.operands:
             # nothing visible: dense, one read per operation
-            self._queue_part(call, self._one, self._nothing, t.ops)
+            self.device_fold.part(call, self._one, self._nothing, t.ops)
         for off, col, elements in parts:  # events iff every operand is an event tensor
-            self._queue_part(call, off, self._nothing if col is None else col, elements)
-        self._queued()
+            self.device_fold.part(call, off, self._nothing if col is None else col, elements)
+        self.device_fold.queued(len(self._slots))
 
     def _product(self, row: RowAccumulator, t: Product) -> None:
         a = self._local(t.a).detach() if t.a is not None else None
@@ -437,9 +357,9 @@ class Evaluator:
         the values of ``extra`` device scalars, and whether a float32 column sum may have rounded, in one
         transfer."""
         rows = list(rows)
-        self._fold()
+        self.device_fold.fold(len(self._slots))
         self._fold_steps()
-        device_values: list[Tensor] = [self._acc.reshape(-1)]
+        device_values: list[Tensor] = [self.device_fold.acc.reshape(-1)]
         products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
         device_values += [slot.product for slot in products]
         neuron_slots = [n for row in rows for n in row.neuron_slots.values() if n.spike_map is not None]
@@ -449,11 +369,11 @@ class Evaluator:
         device_values += [n.spike_map.sum(dtype=self.dtype).reshape(1) for n in on_device]
         stepped = [n for n in neuron_slots if n.step_spikes is not None and not n.steps_unknown]
         device_values += [n.step_spikes.to(self.dtype) for n in stepped]
-        device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self._inexact]]
+        device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self.device_fold.inexact]]
         host = torch.cat(device_values).cpu().tolist()
-        width = self._acc.shape[1]
-        slot_values = [host[width * i : width * (i + 1)] for i in range(self._acc.shape[0])]
-        it = iter(host[width * self._acc.shape[0] :])
+        width = self.device_fold.acc.shape[1]
+        slot_values = [host[width * i : width * (i + 1)] for i in range(self.device_fold.acc.shape[0])]
+        it = iter(host[width * self.device_fold.acc.shape[0] :])
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in on_device}
         steps_of = {id(n): [next(it) for _ in range(n.step_spikes.numel())] for n in stepped}

@@ -171,7 +171,7 @@ def test_another_device_takes_the_device_path_and_reads_nothing_back():
     row = RowAccumulator()
     evaluator.add(row, [Synaptic(x, 100, fanout, 0, weights=27, outputs=50, in_per_image=192)])
     evaluator.add(row, [Elementwise((x, x), x.numel())])
-    assert len(evaluator._pending) == 2 and len(evaluator._pending.part_calls) == 3
+    assert len(evaluator.device_fold._pending) == 2 and len(evaluator.device_fold._pending.part_calls) == 3
 
 
 def _count_reads(monkeypatch) -> list[tuple[int, ...]]:
