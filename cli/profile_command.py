@@ -137,8 +137,7 @@ def profile_command(
     from syops import resolve_energy
     from syops.distributed import is_secondary_rank
     from syops.inputs import random_input_distribution
-    from syops.memory import resolve_memory
-    from syops.profiler import default_memory
+    from syops.memory import memory_for
     from syops.validate import check_allocation, dataloader_length
 
     from . import models
@@ -147,7 +146,7 @@ def profile_command(
     table_columns = parse_columns(columns, REPORT_COLUMNS)  # a typo fails before the work
     energy_models = [resolve_energy(e) for e in energy]  # a bad preset fails before a model is built
     energy_model = energy_models[0]
-    memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
+    memory_model = memory_for(energy_model, memory)  # a bad spec fails before a model is built
     shape = parse_shape(input_shape)
     if shape is not None and data is not None:
         raise SyopsError("--input-shape is not used with --data (the data gives the shape); leave one out")

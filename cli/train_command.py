@@ -87,13 +87,12 @@ def train_step_command(
     """
     import syops
     from syops import resolve_energy
-    from syops.memory import resolve_memory
-    from syops.profiler import default_memory
+    from syops.memory import memory_for
 
     from . import models
 
     energy_model = resolve_energy(energy)
-    memory_model = resolve_memory(memory) if memory is not None else default_memory(energy_model)
+    memory_model = memory_for(energy_model, memory)
     if data is not None and input_shape is not None:
         raise SyopsError("--input-shape is not used with --data (the data gives the shape); leave one out")
     inputs = [p for p in (model_spec, energy, memory) if p is not None and Path(p).exists()]

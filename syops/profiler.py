@@ -17,7 +17,7 @@ from .engine import CountingSession, Row, paused_gc
 from .errors import SyopsError
 from .events import SPIKE_MODES, SpikeMode
 from .inputs import Encoding, InputPlan, TimeLayout, describe_inputs
-from .memory import MemoryModel, default_memory, memory_for  # noqa: F401 (default_memory: re-exported)
+from .memory import MemoryModel, memory_for
 from .pricing import UNTRACKED_NOTE, _parameters_of, build_report  # noqa: F401 (re-exported)
 from .report import Report
 from .rules import Rule, find_module_rule
