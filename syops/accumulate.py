@@ -217,11 +217,8 @@ class Evaluator:
             if col is None:  # dense, decided on the host: its dense MACs and static traffic need no more
                 return
             if self.early:
-                if hostcounts.is_dense(off, col):
-                    self._host(slot)[4] += x.numel()
-                    return
                 weights = self._weights(slot, fanout_map, width)
-                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), col, weights)
+                self._inexact_host |= hostcounts.add_synaptic(self._host(slot), off, col, x.numel(), weights)
                 return
             fanout = None if fanout_map is None else fanout_map.reshape(-1).to(self.dtype)
             self.device_fold.part(self.device_fold.call(slot), off, col, x.numel(), fanout)
@@ -254,7 +251,7 @@ class Evaluator:
         # one column per operand: the total (a view of all of x), the cheapest reduction
         seen = slot.events_seen
         parts = [
-            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i], False), x.numel())
+            (*self._column_events(x, 1, i < len(seen) and seen[i], given[i], exact=False), x.numel())
             for i, x in enumerate(operands)
         ]
         slot.events_seen = tuple(col is not None for _, col, _ in parts)
@@ -359,7 +356,8 @@ class Evaluator:
         rows = list(rows)
         self.device_fold.fold(len(self._slots))
         self._fold_steps()
-        device_values: list[Tensor] = [self.device_fold.acc.reshape(-1)]
+        acc = self.device_fold.acc
+        device_values: list[Tensor] = [acc.reshape(-1)]
         products = [slot for row in rows for slot in row.slots.values() if slot.product is not None]
         device_values += [slot.product for slot in products]
         neuron_slots = [n for row in rows for n in row.neuron_slots.values() if n.spike_map is not None]
@@ -371,9 +369,9 @@ class Evaluator:
         device_values += [n.step_spikes.to(self.dtype) for n in stepped]
         device_values += [value.to(self.dtype).reshape(1) for value in [*(extra or []), self.device_fold.inexact]]
         host = torch.cat(device_values).cpu().tolist()
-        width = self.device_fold.acc.shape[1]
-        slot_values = [host[width * i : width * (i + 1)] for i in range(self.device_fold.acc.shape[0])]
-        it = iter(host[width * self.device_fold.acc.shape[0] :])
+        width = acc.shape[1]
+        slot_values = [host[width * i : width * (i + 1)] for i in range(acc.shape[0])]
+        it = iter(host[width * acc.shape[0] :])
         product_values = {id(slot): [next(it) for _ in range(5)] for slot in products}
         spikes_of = {id(n): next(it) for n in on_device}
         steps_of = {id(n): [next(it) for _ in range(n.step_spikes.numel())] for n in stepped}

@@ -63,11 +63,14 @@ def synaptic_weights(fanout: Tensor | None, width: int) -> Tensor:
     return weights
 
 
-def add_synaptic(host: list[float], col: Tensor, weights: Tensor) -> bool:
-    """A synaptic call of event input added to ``host``: its events and synops in one product, exact in
-    float64. ``col``: the input's column sums over any multiple of the fan-out map's columns (a neuron
-    layer's sums over all its neurons, reused as they are: ``[C·H·W]`` against a map over ``[H·W]``).
-    Returns whether a float32 column sum may have rounded."""
+def add_synaptic(host: list[float], off: Tensor | None, col: Tensor, elements: int, weights: Tensor) -> bool:
+    """A synaptic call added to ``host``, as ``add_parts`` adds its one operand (check ``off``, column sums
+    ``col``, ``elements``): of event input, its events and synops in one product, exact in float64. ``col``:
+    the input's column sums over any multiple of the fan-out map's columns (a neuron layer's sums over all
+    its neurons, reused as they are: ``[C·H·W]`` against a map over ``[H·W]``). Returns whether a float32
+    column sum may have rounded."""
+    if is_dense(off, col):
+        return add_parts(host, [(off, col, elements)])
     width = weights.shape[1]
     sums = col.to(torch.float64) if col.numel() == width else col.view(-1, width).sum(0, dtype=torch.float64)
     events, synops = torch.mv(weights, sums).tolist()

@@ -101,7 +101,7 @@ class Slot:
     # event elements, reads of the dense operand by events], accumulated at once (products are few).
     product: Tensor | None = None
     # On a CPU each call's flag and sums are read at once (free there) and added here, not queued: the same
-    # five columns as the device accumulator's row, exact integers in float64 (see Evaluator._host_parts).
+    # five columns as the device accumulator's row, exact integers in float64 (see syops.hostcounts).
     host: list[float] | None = None
     # A synaptic slot's (fan-out map, hostcounts.synaptic_weights of it), built once for the CPU's path.
     weights: tuple[Any, Tensor] | None = None

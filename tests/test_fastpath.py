@@ -322,10 +322,14 @@ def test_synops_on_the_host_are_exact(largest):
     for channels in (1, 3):
         wide = torch.cat([col + c for c in range(channels)])  # as a neuron layer's output sums over [C, H·W]
         host = [0.0] * 5
-        inexact = hostcounts.add_synaptic(host, wide, hostcounts.synaptic_weights(fanout, fanout.numel()))
+        weights = hostcounts.synaptic_weights(fanout, fanout.numel())
+        inexact = hostcounts.add_synaptic(host, None, wide, wide.numel(), weights)
         per_position = [sum(int(v) + c for c in range(channels)) for v in col.tolist()]
         truth = sum(p * int(f) for p, f in zip(per_position, fanout.tolist(), strict=True))
         assert host[1] == truth and host[2] == sum(per_position) and host[0] == host[3] / host[2] == 1.0
         assert not inexact  # no column passed 2**24: nothing may have rounded
+        dense = [0.0] * 5  # a dense operand (its check non-zero): its elements read, nothing else
+        hostcounts.add_synaptic(dense, torch.tensor(0.5), wide, wide.numel(), weights)
+        assert dense == [0.0, 0.0, 0.0, 0.0, float(wide.numel())]
     if largest > 4:  # float32 alone would have rounded
         assert float(torch.dot(wide.view(3, -1).sum(0), fanout.float())) != truth
